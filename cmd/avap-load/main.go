@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -44,6 +45,9 @@ type config struct {
 	Rate          int
 	ReadyTimeout  time.Duration
 	Keep          bool
+	Profile       string
+	PprofBase     string
+	PprofAddr     string
 }
 
 type envFlag struct{ dst *[]string }
@@ -76,6 +80,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.Rate, "rate", 0, "soak: requests per second (0 = half of the measured saturation); overload: offered rate (0 = 2 x saturation)")
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 30*time.Second, "how long a server may take to answer /readyz with 200")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the scratch directory (server logs, data dirs)")
+	fs.StringVar(&c.Profile, "profile", "", "write CPU (during the load) and allocation (after it) profiles of each avap scenario to this directory; needs net/http/pprof on the server")
+	fs.StringVar(&c.PprofBase, "pprof-path", "/debug/pprof", "path of the server's pprof handlers")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "host:port serving pprof (default: the HTTP address under test)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -357,6 +364,14 @@ func runScenario(ctx context.Context, cfg *config, o serverOpts, gen generator, 
 	if err != nil {
 		return fail(fmt.Errorf("read server CPU: %w", err))
 	}
+	var prof *profiler
+	pprofAddr := cmp.Or(cfg.PprofAddr, c.Addr)
+	if cfg.Profile != "" && s.Topology != topoBaseline && !cfg.Stub {
+		if err := os.MkdirAll(cfg.Profile, 0o755); err != nil {
+			return fail(err)
+		}
+		prof = startCPUProfile(ctx, pprofAddr, cfg.PprofBase, cfg.Profile, s.Name, cfg.Duration)
+	}
 	samp := startRSSSampler(pids, 100*time.Millisecond)
 	var lr *loadResult
 	var rate int
@@ -376,6 +391,18 @@ func runScenario(ctx context.Context, cfg *config, o serverOpts, gen generator, 
 	self1, _ := readProcCPU(os.Getpid())
 	if err != nil {
 		return fail(err)
+	}
+	if prof != nil {
+		if path, err := prof.wait(); err != nil {
+			r.Profiles = append(r.Profiles, "cpu: "+err.Error())
+		} else {
+			r.Profiles = append(r.Profiles, path)
+		}
+		if path, err := fetchAllocProfile(ctx, pprofAddr, cfg.PprofBase, cfg.Profile, s.Name); err != nil {
+			r.Profiles = append(r.Profiles, "allocs: "+err.Error())
+		} else {
+			r.Profiles = append(r.Profiles, path)
+		}
 	}
 	if err := c.checkAlive(); err != nil {
 		return fail(fmt.Errorf("%w\n%s", err, c.logTail(10)))

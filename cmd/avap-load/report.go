@@ -80,6 +80,7 @@ type scenarioReport struct {
 	Server          serverStats       `json:"server"`
 	LoadgenCPUS     float64           `json:"loadgen_cpu_s"`
 	Overload        *overloadStats    `json:"overload,omitempty"`
+	Profiles        []string          `json:"profiles,omitempty"` // files written by --profile, or why not
 	Failed          string            `json:"failed,omitempty"`
 }
 
@@ -194,6 +195,9 @@ func writeTable(w io.Writer, rep *runReport) error {
 				o.Admitted, f2(o.AdmittedLat.P99), f2(o.AdmittedLat.Max), o.Shed, f2(o.ShedLat.P99), f2(o.ShedLat.Max))
 		case r.ItemsPerS > 0:
 			fmt.Fprintf(w, "%s: %s items/s\n", r.Name, f0(r.ItemsPerS))
+		}
+		for _, p := range r.Profiles {
+			fmt.Fprintf(w, "%s: profile %s\n", r.Name, p)
 		}
 		if r.Failed == "" && (r.Non2xx > 0 || r.Errors > 0) && r.Overload == nil {
 			fmt.Fprintf(w, "%s: status %s errors %v\n", r.Name, statusString(r.Status), r.ErrorSamples)
