@@ -165,7 +165,7 @@ func run(cfg *config, stdout, stderr io.Writer) error {
 	o := serverOpts{Self: self, Stub: cfg.Stub, Env: cfg.Env, WorkDir: work, Ready: cfg.ReadyTimeout, Bin: cfg.Bin}
 	needAvap := cfg.Soak > 0 && !cfg.Stub
 	for _, s := range scs {
-		if s.Topology == topoSplit || (s.Topology == topoServe && !cfg.Stub) {
+		if s.Topology != topoBaseline && !cfg.Stub {
 			needAvap = true
 		}
 	}
