@@ -60,11 +60,11 @@ type compiler struct {
 	depth int
 }
 
-// Directive patterns, transcribed from CPython's Lib/_strptime.py (3.12).
+// Directive patterns, transcribed from CPython's Lib/_strptime.py (3.11).
 const (
 	reDay    = `3[01]|[12]\d|0[1-9]|[1-9]| [1-9]`
 	reHour24 = `2[0-3]|[0-1]\d|\d`
-	reHour12 = `1[0-2]|0[1-9]|[1-9]| [1-9]`
+	reHour12 = `1[0-2]|0[1-9]|[1-9]`
 	reWeek   = `5[0-3]|[0-4]\d|\d`
 	reOffset = `[+-]\d\d:?[0-5]\d(?::?[0-5]\d(?:\.\d{1,6})?)?|(?-i:Z)`
 	reSpace  = `[\s\v\x{1c}-\x{1f}\x{85}\p{Z}]+`
@@ -124,8 +124,10 @@ func (c *compiler) compile(layout string) error {
 			c.group('H', reHour24)
 		case 'k':
 			c.group('H', ` ?(?:`+reHour24+`)`)
-		case 'I', 'l':
+		case 'I':
 			c.group('I', reHour12)
+		case 'l':
+			c.group('I', ` ?(?:`+reHour12+`)`)
 		case 'G':
 			c.group('G', `\d\d\d\d`)
 		case 'j':
@@ -339,15 +341,21 @@ func convert(found []match, loc *time.Location) (time.Time, error) {
 
 	zone := loc
 	switch {
+	case hasOff && (gmtoff <= -86400 || gmtoff >= 86400):
+		// Reported below, in CPython's order.
 	case hasOff:
 		zone = fixedZone(zoneName, gmtoff)
 	case strings.EqualFold(zoneName, "utc"), strings.EqualFold(zoneName, "gmt"):
 		zone = time.UTC
 	}
 	if hasUnix {
+		if hasOff && zone == loc {
+			return time.Time{}, rangeError("offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), not " + timedeltaRepr(gmtoff) + ".")
+		}
 		return time.Unix(unix, int64(fraction)*1000).In(zone), nil
 	}
 
+	// Ambiguities, checked in CPython's order (3.11 wording).
 	if year < 0 && isoYear >= 0 {
 		if isoWeek < 0 || weekday < 0 {
 			return time.Time{}, rangeError("ISO year directive '%G' must be used with the ISO week directive '%V' and a weekday directive ('%A', '%a', '%w', or '%u').")
@@ -355,8 +363,8 @@ func convert(found []match, loc *time.Location) (time.Time, error) {
 		if hasJulian {
 			return time.Time{}, rangeError("Day of the year directive '%j' is not compatible with ISO year directive '%G'. Use '%Y' instead.")
 		}
-	} else if isoWeek >= 0 {
-		if year < 0 || weekday < 0 {
+	} else if weekOfYear < 0 && isoWeek >= 0 {
+		if weekday < 0 {
 			return time.Time{}, rangeError("ISO week directive '%V' must be used with the ISO year directive '%G' and a weekday directive ('%A', '%a', '%w', or '%u').")
 		}
 		return time.Time{}, rangeError("ISO week directive '%V' is incompatible with the year directive '%Y'. Use the ISO year '%G' instead.")
@@ -376,11 +384,11 @@ func convert(found []match, loc *time.Location) (time.Time, error) {
 			}
 			julian, hasJulian = julianFromWeek(year, weekOfYear, weekday, weekStartsMonday), true
 		} else if isoYear >= 0 && isoWeek >= 0 {
-			t, err := fromISOCalendar(isoYear, isoWeek, weekday+1)
-			if err != nil {
+			var err error
+			if year, julian, err = julianFromISO(isoYear, isoWeek, weekday+1); err != nil {
 				return time.Time{}, err
 			}
-			year, month, day = t.Year(), int(t.Month()), t.Day()
+			hasJulian = true
 		}
 		if hasJulian && julian <= 0 {
 			year--
@@ -403,6 +411,10 @@ func convert(found []match, loc *time.Location) (time.Time, error) {
 		if err := checkYear(year); err != nil {
 			return time.Time{}, err
 		}
+	}
+	// CPython builds the timezone, and so checks its range, only now.
+	if hasOff && (gmtoff <= -86400 || gmtoff >= 86400) {
+		return time.Time{}, rangeError("offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), not " + timedeltaRepr(gmtoff) + ".")
 	}
 	if leapYearFix {
 		year = 1900
@@ -459,23 +471,27 @@ func julianFromWeek(year, weekOfYear, weekday int, weekStartsMonday bool) int {
 	return 1 + week0 + 7*(weekOfYear-1) + weekday
 }
 
-// fromISOCalendar is date.fromisocalendar; weekday is 1 (Monday) to 7.
-func fromISOCalendar(year, week, weekday int) (time.Time, error) {
-	if year < 1 || year > 9999 {
-		return time.Time{}, rangeError("Year is out of range: " + strconv.Itoa(year))
+// julianFromISO is CPython's _calc_julian_from_V: the year and day of the
+// year of an ISO year, week and weekday (1 = Monday). Like CPython it does
+// not reject week 53 of a 52-week year; the day rolls into the next year.
+func julianFromISO(isoYear, isoWeek, isoWeekday int) (year, julian int, err error) {
+	if err := checkYear(isoYear); err != nil {
+		return 0, 0, err
 	}
-	if week < 1 || week > 53 {
-		return time.Time{}, rangeError("Invalid week: " + strconv.Itoa(week))
-	}
-	if week == 53 {
-		if _, w := time.Date(year, 12, 28, 0, 0, 0, 0, time.UTC).ISOWeek(); w != 53 {
-			return time.Time{}, rangeError("Invalid week: 53")
+	jan4 := time.Date(isoYear, 1, 4, 0, 0, 0, 0, time.UTC)
+	correction := (int(jan4.Weekday())+6)%7 + 1 + 3
+	ordinal := isoWeek*7 + isoWeekday - correction
+	if ordinal < 1 {
+		isoYear--
+		if err := checkYear(isoYear); err != nil {
+			return 0, 0, err
+		}
+		ordinal += 365
+		if isLeap(isoYear) {
+			ordinal++
 		}
 	}
-	// Week 1 is the week with January 4 in it; find its Monday.
-	jan4 := time.Date(year, 1, 4, 0, 0, 0, 0, time.UTC)
-	monday := 4 - (int(jan4.Weekday())+6)%7
-	return time.Date(year, 1, monday+7*(week-1)+weekday-1, 0, 0, 0, 0, time.UTC), nil
+	return isoYear, ordinal, nil
 }
 
 // parseOffset converts a %z match to seconds east of UTC.
@@ -499,9 +515,6 @@ func parseOffset(z string) (int, error) {
 	}
 	if z[0] == '-' {
 		off = -off
-	}
-	if off <= -86400 || off >= 86400 {
-		return 0, rangeError("offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), not " + timedeltaRepr(off) + ".")
 	}
 	return off, nil
 }
