@@ -70,6 +70,45 @@ type parser struct {
 	depth      int // block plus expression nesting
 	maxDepth   int
 	blockDepth int // open blocks, FuncDecl included
+
+	// Scratch stacks, so that each list is allocated once at its final size.
+	stmtStack []Stmt
+	exprStack []Expr
+
+	// Slabs for the most frequent nodes.
+	idents  slab[Ident]
+	lits    slab[BasicLit]
+	calls   slab[CallExpr]
+	binarys slab[BinaryExpr]
+	exprs   slab[ExprStmt]
+	assigns slab[AssignStmt]
+}
+
+// slab hands out pointers into chunks of Ts: fewer, larger allocations.
+type slab[T any] struct{ buf []T }
+
+func (s *slab[T]) new() *T {
+	if len(s.buf) == 0 {
+		n := 2 * cap(s.buf)
+		n = max(n, 8)
+		n = min(n, 256)
+		s.buf = make([]T, n)
+	}
+	x := &s.buf[0]
+	s.buf = s.buf[1:]
+	return x
+}
+
+func (p *parser) newIdent(pos Pos, name string) *Ident {
+	x := p.idents.new()
+	x.NamePos, x.Name = pos, name
+	return x
+}
+
+func (p *parser) newBinary(x Expr, pos Pos, op Token, y Expr) *BinaryExpr {
+	b := p.binarys.new()
+	*b = BinaryExpr{X: x, OpPos: pos, Op: op, Y: y}
+	return b
 }
 
 // bailout aborts the whole parse (nesting too deep, too many errors).
@@ -197,6 +236,9 @@ func (p *parser) expectClose(tok Token, open Pos, what string) Pos {
 		}
 		if p.tok == NEWLINE || p.tok == EOF || what == "" {
 			p.failf(p.pos, "expected '%s' to close '%s' at %s, found %s", tok, opener, open, p.found())
+		}
+		if tok != RPAREN {
+			p.failf(p.pos, "expected ',' or '%s' in %s opened at %s, found %s", tok, what, open, p.found())
 		}
 		p.failf(p.pos, "expected ',' or '%s' in %s, found %s", tok, what, p.found())
 	}
@@ -331,6 +373,14 @@ func (p *parser) parseFile(f *File) {
 // parseBlock appends statements to list until a block terminator, which it
 // returns.
 func (p *parser) parseBlock(list *[]Stmt) closer {
+	mark := len(p.stmtStack)
+	defer func() {
+		if n := len(p.stmtStack) - mark; n > 0 {
+			*list = append(*list, p.stmtStack[mark:]...)
+			clear(p.stmtStack[mark:])
+			p.stmtStack = p.stmtStack[:mark]
+		}
+	}()
 	for {
 		switch p.tok {
 		case NEWLINE, SEMICOLON:
@@ -343,7 +393,7 @@ func (p *parser) parseBlock(list *[]Stmt) closer {
 		}
 		s, c := p.parseStmt()
 		if s != nil {
-			*list = append(*list, s)
+			p.stmtStack = append(p.stmtStack, s)
 		}
 		if c.kind != cNone {
 			return c
@@ -497,7 +547,9 @@ func (p *parser) parseStmt() (Stmt, closer) {
 			p.failf(x.Pos(), "%s is not a statement (want a call or an assignment)", exprString(x))
 		}
 		p.stmtEnd()
-		s = &ExprStmt{X: call}
+		es := p.exprs.new()
+		es.X = call
+		s = es
 	})
 	return s, closer{}
 }
@@ -512,7 +564,7 @@ func isBlockKeyword(name string) bool {
 }
 
 func (p *parser) parseAssign() (Stmt, closer) {
-	target := &Ident{NamePos: p.pos, Name: p.lit}
+	target := p.newIdent(p.pos, p.lit)
 	p.next() // name
 	p.next() // =
 	if p.tok == IDENT && p.lit == "exception" && p.peek() == LPAREN {
@@ -536,7 +588,9 @@ func (p *parser) parseAssign() (Stmt, closer) {
 			}
 		}
 		p.stmtEnd()
-		s = &AssignStmt{Target: target, Value: x}
+		as := p.assigns.new()
+		as.Target, as.Value = target, x
+		s = as
 	})
 	return s, closer{}
 }
@@ -878,17 +932,21 @@ func (p *parser) parseArgs() (lparen Pos, args []Expr, rparen Pos) {
 	p.skipNL = false
 	p.next()
 	if p.tok != RPAREN {
+		mark := len(p.exprStack)
 		for {
 			var a Expr
 			if p.tok != COMMA && p.tok != RPAREN {
 				a = p.parseArg()
 			}
-			args = append(args, a)
+			p.exprStack = append(p.exprStack, a)
 			if p.tok != COMMA {
 				break
 			}
 			p.next()
 		}
+		args = append([]Expr(nil), p.exprStack[mark:]...)
+		clear(p.exprStack[mark:])
+		p.exprStack = p.exprStack[:mark]
 	}
 	p.skipNL = old
 	rparen = p.expectClose(RPAREN, lparen, "argument list")
@@ -934,7 +992,7 @@ func (p *parser) parseOr() Expr {
 	for p.tok == OR {
 		pos := p.pos
 		p.next()
-		x = &BinaryExpr{X: x, OpPos: pos, Op: OR, Y: p.parseAnd()}
+		x = p.newBinary(x, pos, OR, p.parseAnd())
 	}
 	return x
 }
@@ -944,7 +1002,7 @@ func (p *parser) parseAnd() Expr {
 	for p.tok == AND {
 		pos := p.pos
 		p.next()
-		x = &BinaryExpr{X: x, OpPos: pos, Op: AND, Y: p.parseNot()}
+		x = p.newBinary(x, pos, AND, p.parseNot())
 	}
 	return x
 }
@@ -989,11 +1047,11 @@ func (p *parser) parseComparison() Expr {
 			return orElse(result, x)
 		}
 		y := p.parseBinary(precPipe)
-		cmp := &BinaryExpr{X: left, OpPos: pos, Op: op, Y: y}
+		cmp := p.newBinary(left, pos, op, y)
 		if result == nil {
 			result = cmp
 		} else {
-			result = &BinaryExpr{X: result, OpPos: pos, Op: AND, Y: cmp}
+			result = p.newBinary(result, pos, AND, cmp)
 		}
 		left = y
 	}
@@ -1053,7 +1111,7 @@ func (p *parser) parseBinary(minPrec int) Expr {
 		}
 		op, pos := p.tok, p.pos
 		p.next()
-		x = &BinaryExpr{X: x, OpPos: pos, Op: op, Y: p.parseBinary(prec + 1)}
+		x = p.newBinary(x, pos, op, p.parseBinary(prec+1))
 	}
 }
 
@@ -1103,7 +1161,9 @@ func (p *parser) parsePrimary() Expr {
 				p.failf(p.pos, "%s is not callable (only names and methods can be called)", exprString(x))
 			}
 			lparen, args, rparen := p.parseArgs()
-			x = &CallExpr{Fun: x, Lparen: lparen, Args: args, Rparen: rparen}
+			call := p.calls.new()
+			*call = CallExpr{Fun: x, Lparen: lparen, Args: args, Rparen: rparen}
+			x = call
 		default:
 			return x
 		}
@@ -1164,7 +1224,7 @@ func (p *parser) parseOperand() Expr {
 	switch p.tok {
 	case IDENT:
 		p.next()
-		id := &Ident{NamePos: pos, Name: lit}
+		id := p.newIdent(pos, lit)
 		if b := literalIdent(id); b != nil {
 			if p.tok == LPAREN {
 				p.failf(p.pos, "%s is not callable", lit)
@@ -1177,14 +1237,20 @@ func (p *parser) parseOperand() Expr {
 		return &GlobalIdent{Dollar: pos, Name: lit[1:]}
 	case INT:
 		p.next()
-		return &BasicLit{ValuePos: pos, Kind: IntLit, Raw: lit, Value: lit}
+		b := p.lits.new()
+		*b = BasicLit{ValuePos: pos, Kind: IntLit, Raw: lit, Value: lit}
+		return b
 	case FLOAT:
 		p.next()
-		return &BasicLit{ValuePos: pos, Kind: FloatLit, Raw: lit, Value: lit}
+		b := p.lits.new()
+		*b = BasicLit{ValuePos: pos, Kind: FloatLit, Raw: lit, Value: lit}
+		return b
 	case STRING:
 		val := p.val
 		p.next()
-		return &BasicLit{ValuePos: pos, Kind: StringLit, Raw: lit, Value: val}
+		b := p.lits.new()
+		*b = BasicLit{ValuePos: pos, Kind: StringLit, Raw: lit, Value: val}
+		return b
 	case TEMPLATE:
 		parts := p.parts
 		p.next()
@@ -1240,7 +1306,7 @@ func (p *parser) parseList() Expr {
 	p.skipNL = true
 	p.next()
 	var elems []Expr
-	for p.tok != RBRACK {
+	for p.tok != RBRACK && p.tok != EOF {
 		elems = append(elems, p.parseExpr())
 		if p.tok != COMMA {
 			break
@@ -1258,7 +1324,7 @@ func (p *parser) parseDict() Expr {
 	p.skipNL = true
 	p.next()
 	d := &DictLit{Lbrace: lbrace}
-	for p.tok != RBRACE {
+	for p.tok != RBRACE && p.tok != EOF {
 		k := p.parseExpr()
 		if p.tok != COLON {
 			p.failf(p.pos, "expected ':' after key in dict, found %s", p.found())
