@@ -68,6 +68,7 @@ type node struct {
 	total    uint64   // opClass: number of members
 	subs     []*node  // opConcat, opAlternate, opRepeat (one)
 	min, max int      // opRepeat
+	emits    bool     // can produce at least one rune
 }
 
 type nodeOp uint8
@@ -103,6 +104,14 @@ func compile(pattern string) (*node, error) {
 
 // convert turns re into a node; ok is false when re matches nothing.
 func convert(re *syntax.Regexp) (n *node, ok bool) {
+	n, ok = convertOp(re)
+	if ok && n.op != opEmpty && !canEmit(n) {
+		n = &node{op: opEmpty} // assertions and empty groups cost no work
+	}
+	return n, ok
+}
+
+func convertOp(re *syntax.Regexp) (n *node, ok bool) {
 	switch re.Op {
 	case syntax.OpNoMatch:
 		return nil, false
@@ -124,6 +133,8 @@ func convert(re *syntax.Regexp) (n *node, ok bool) {
 		ranges := re.Rune
 		if len(ranges) > 0 && ranges[len(ranges)-1] == unicode.MaxRune {
 			ranges = intersectPrintable(ranges)
+		} else if re.Flags&syntax.FoldCase != 0 {
+			ranges = dropFoldIns(ranges)
 		}
 		return classNode(ranges)
 	case syntax.OpCapture:
@@ -206,6 +217,51 @@ func intersectPrintable(ranges []rune) []rune {
 	return out
 }
 
+// dropFoldIns removes from a (?i) class the non-ASCII runes that Unicode
+// folds to ASCII letters the class already has: U+017F (long s) and U+212A
+// (Kelvin sign), which Go adds to (?i)[a-z] and exrex would never produce.
+func dropFoldIns(ranges []rune) []rune {
+	in := func(r rune) bool {
+		for i := 0; i < len(ranges); i += 2 {
+			if ranges[i] <= r && r <= ranges[i+1] {
+				return true
+			}
+		}
+		return false
+	}
+	var drop []rune
+	for _, r := range []rune{0x17F, 0x212A} {
+		if !in(r) {
+			continue
+		}
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < utf8.RuneSelf && in(f) {
+				drop = append(drop, r)
+				break
+			}
+		}
+	}
+	if drop == nil {
+		return ranges
+	}
+	var out []rune
+	for i := 0; i < len(ranges); i += 2 {
+		lo, hi := ranges[i], ranges[i+1]
+		for _, d := range drop {
+			if lo <= d && d <= hi {
+				if lo < d {
+					out = append(out, lo, d-1)
+				}
+				lo = d + 1
+			}
+		}
+		if lo <= hi {
+			out = append(out, lo, hi)
+		}
+	}
+	return out
+}
+
 // foldOrbit returns the case variants of r, keeping only ASCII ones for an
 // ASCII r (so (?i)k never yields the Kelvin sign).
 func foldOrbit(r rune) []rune {
@@ -219,23 +275,21 @@ func foldOrbit(r rune) []rune {
 	return orbit
 }
 
-// canEmit reports whether n can produce at least one rune.
+// canEmit reports whether n can produce at least one rune, and records it.
 func canEmit(n *node) bool {
 	switch n.op {
 	case opLiteral:
-		return len(n.runes) > 0
+		n.emits = len(n.runes) > 0
 	case opClass:
-		return true
+		n.emits = true
 	case opRepeat:
-		return canEmit(n.subs[0])
+		n.emits = n.subs[0].emits
 	case opConcat, opAlternate:
 		for _, s := range n.subs {
-			if canEmit(s) {
-				return true
-			}
+			n.emits = n.emits || s.emits
 		}
 	}
-	return false
+	return n.emits
 }
 
 // generator appends random matches to out until it holds want runes.

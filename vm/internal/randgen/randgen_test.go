@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"regexp"
@@ -40,6 +41,23 @@ func TestGenerateClasses(t *testing.T) {
 					t.Errorf("Generate(%q, %d): %q does not match", p, n, r)
 				}
 			}
+		}
+	}
+}
+
+func TestGenerateFoldCaseStaysASCII(t *testing.T) {
+	for _, p := range []string{"(?i)[a-z]", "(?i)[k-s]", "(?i)ks"} {
+		s, err := Generate(p, 2000, seeded(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range s {
+			if r >= utf8.RuneSelf {
+				t.Fatalf("Generate(%q): non-ASCII %q", p, r)
+			}
+		}
+		if strings.ToLower(s) == s || strings.ToUpper(s) == s {
+			t.Errorf("Generate(%q): only one case in %.20q...", p, s)
 		}
 	}
 }
@@ -133,7 +151,12 @@ func TestGenerateErrors(t *testing.T) {
 	}
 	// A pattern that mostly matches empty strings runs out of budget
 	// instead of looping.
-	if _, err := Generate(`(?:(?:\b|\B){1000}|x)`, 1000, seeded(0)); !errors.Is(err, ErrTooComplex) {
+	var empties []string
+	for i := range 200 {
+		empties = append(empties, fmt.Sprintf(`\x{%x}{0}`, 0x100+i))
+	}
+	mostlyEmpty := "(?:" + strings.Join(empties, "|") + "|x)" // x once per 201 matches
+	if _, err := Generate(mostlyEmpty, 1000, seeded(0)); !errors.Is(err, ErrTooComplex) {
 		t.Errorf("mostly-empty pattern: %v; want ErrTooComplex", err)
 	}
 	if _, err := Generate("a", 1, nil); err == nil {
