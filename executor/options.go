@@ -1,0 +1,121 @@
+package executor
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/avapmesh/avap/vm"
+)
+
+// Defaults of Options.
+const (
+	DefaultQueuePerWorker = 32
+	DefaultCacheSize      = 4096
+	DefaultGracePeriod    = 10 * time.Second
+	// DefaultReplyMargin is subtracted from the caller's remaining time to
+	// get the VM timeout, so the reply still reaches the caller in time.
+	DefaultReplyMargin = 2 * time.Millisecond
+	// DefaultVersion is the micro service version when Options.Version is empty.
+	DefaultVersion = "0.1.0"
+)
+
+// Options configure an Executor.
+type Options struct {
+	Conn    *nats.Conn   // connection to the mesh; required
+	Logger  *slog.Logger // or nil to discard logs
+	Version string       // semver of the micro service; or "" for DefaultVersion
+
+	// Workers is the number of concurrent runs per lane (interactive and
+	// batch are separate pools); 0 means GOMAXPROCS.
+	Workers int
+	// BatchWorkers overrides Workers for the batch lane; 0 = Workers.
+	BatchWorkers int
+	// QueueSize bounds the requests admitted but not yet running, per lane;
+	// a request beyond it is answered AVAP_OVERLOADED at once.
+	// 0 = DefaultQueuePerWorker × workers.
+	QueueSize int
+
+	// DefaultLimits apply to a request that does not set a limit; zero
+	// fields take vm.DefaultLimits().
+	DefaultLimits vm.Limits
+	// MaxLimits cap what a request may ask for; zero fields equal the
+	// corresponding default (requests may only lower them).
+	MaxLimits vm.Limits
+
+	CompileOptions vm.CompileOptions // bounds on compiling one script
+	CacheSize      int               // compiled programs kept; 0 = DefaultCacheSize
+
+	// Commands stores named scripts; nil uses the JetStream KV bucket
+	// bus.CommandsBucket when the server has JetStream, else memory.
+	Commands CommandStore
+
+	Host     vm.Host        // outside commands; or nil (they fail "not available")
+	Location *time.Location // zone for dates; or nil for UTC
+
+	// GracePeriod bounds how long Shutdown lets in-flight runs finish
+	// before canceling them (Shutdown's context may end it sooner).
+	// 0 = DefaultGracePeriod.
+	GracePeriod time.Duration
+	// ReplyMargin is kept from the caller's remaining time for the reply;
+	// 0 = DefaultReplyMargin.
+	ReplyMargin time.Duration
+
+	Metadata map[string]string // extra micro service metadata; or nil
+}
+
+func (o *Options) setDefaults() error {
+	if o.Conn == nil {
+		return fmt.Errorf("executor: %w", ErrNoConn)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Version == "" {
+		o.Version = DefaultVersion
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.BatchWorkers <= 0 {
+		o.BatchWorkers = o.Workers
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.GracePeriod <= 0 {
+		o.GracePeriod = DefaultGracePeriod
+	}
+	if o.ReplyMargin <= 0 {
+		o.ReplyMargin = DefaultReplyMargin
+	}
+	if o.QueueSize < 0 {
+		return fmt.Errorf("executor: queue size %d < 0", o.QueueSize)
+	}
+	o.DefaultLimits = fill(o.DefaultLimits, vm.DefaultLimits())
+	o.MaxLimits = fill(o.MaxLimits, o.DefaultLimits)
+	return nil
+}
+
+// fill replaces the zero fields of l by those of d.
+func fill(l, d vm.Limits) vm.Limits {
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = d.MaxSteps
+	}
+	if l.Timeout <= 0 {
+		l.Timeout = d.Timeout
+	}
+	if l.MaxMemoryBytes <= 0 {
+		l.MaxMemoryBytes = d.MaxMemoryBytes
+	}
+	if l.MaxCallDepth <= 0 {
+		l.MaxCallDepth = d.MaxCallDepth
+	}
+	if l.MaxOutputBytes <= 0 {
+		l.MaxOutputBytes = d.MaxOutputBytes
+	}
+	return l
+}
