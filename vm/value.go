@@ -47,6 +47,7 @@ type Value struct {
 
 type list struct {
 	elems []Value
+	tuple bool // built by a (a, b) display; prints as a tuple
 }
 
 type dict struct {
@@ -140,12 +141,12 @@ func (v Value) list() *list { return (*list)(v.p) }
 func (v Value) dict() *dict { return (*dict)(v.p) }
 func (v Value) isNum() bool { return v.k == KindInt || v.k == KindFloat }
 
-// Len returns the number of elements of a list, keys of a dict or bytes of
-// a string; 0 for other kinds.
+// Len returns the number of elements of a list, keys of a dict or
+// characters (code points) of a string; 0 for other kinds.
 func (v Value) Len() int {
 	switch v.k {
 	case KindString:
-		return int(v.n)
+		return strLen(v.str())
 	case KindList:
 		return len(v.list().elems)
 	case KindDict:
