@@ -50,9 +50,9 @@ type Func struct {
 	// is unset (a bare name not found locally reads the global, Part A #6);
 	// NoSlot for temporaries and at top level.
 	Fallback []uint32
-	MaxStack   int      // operand stack depth needed beyond the locals
-	Code       []Instr
-	Lines      []LineEntry // source map, sorted by PC
+	MaxStack int // operand stack depth needed beyond the locals
+	Code     []Instr
+	Lines    []LineEntry // source map, sorted by PC
 }
 
 // LineEntry maps the instructions from PC on (up to the next entry) to a
