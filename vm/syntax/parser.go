@@ -448,7 +448,7 @@ func (p *parser) closerArgs(c closer) (errVar *Ident) {
 		case c.kind == cException && len(args) == 1:
 			errVar = p.nameArg(args[0], "exception()")
 		case len(args) > 0 && c.kind == cException:
-			p.error(args[0].Pos(), "exception() takes one variable name")
+			p.error(c.pos, "exception() takes one variable name")
 		case len(args) > 0:
 			p.error(c.pos, name+"() takes no arguments")
 		}
