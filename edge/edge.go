@@ -1,0 +1,215 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nats-io/nats.go"
+)
+
+// Defaults used for zero fields of Options.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultIdleTimeout  = 60 * time.Second
+	DefaultBodyLimit    = 4 << 20
+	DefaultGrace        = 15 * time.Second
+)
+
+// ErrGraceExpired is the cause of the shutdown context when in-flight
+// requests did not finish within Options.Grace.
+var ErrGraceExpired = errors.New("edge grace period expired")
+
+// Options configures a Server. Zero fields take the Default* values.
+type Options struct {
+	Addr          string        // listen address "host:port"; port 0 picks a free port
+	ReadTimeout   time.Duration // whole request read, against slow clients
+	WriteTimeout  time.Duration // response write
+	IdleTimeout   time.Duration // keep-alive idle connections
+	BodyLimit     int           // largest request body, bytes (413 above it)
+	ShutdownDelay time.Duration // report not ready this long before closing the listener; 0 = none
+	Grace         time.Duration // bound on finishing in-flight requests at shutdown
+	AccessLog     bool          // log one line per request at info (5xx always logged)
+
+	Logger    *slog.Logger                             // or nil to discard
+	Conn      *nats.Conn                               // mesh connection for handlers; or nil
+	Info      Info                                     // build and node facts for /api/v1/info
+	InfoExtra func(ctx context.Context) map[string]any // extra /api/v1/info fields; or nil
+	Checks    []Check                                  // component health checks, in display order
+	Execute   ExecuteOptions                           // execution API (execute.go); zero fields take defaults
+}
+
+func (o Options) withDefaults() Options {
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.BodyLimit == 0 {
+		o.BodyLimit = DefaultBodyLimit
+	}
+	if o.Grace == 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Validate reports every problem of o at once.
+func (o Options) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr: %w", err))
+	}
+	for name, d := range map[string]time.Duration{
+		"read timeout": o.ReadTimeout, "write timeout": o.WriteTimeout, "idle timeout": o.IdleTimeout,
+		"shutdown delay": o.ShutdownDelay, "grace": o.Grace,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", name))
+		}
+	}
+	if o.BodyLimit < 0 {
+		errs = append(errs, errors.New("body limit must not be negative"))
+	}
+	for i, c := range o.Checks {
+		if c.Name == "" || c.Func == nil {
+			errs = append(errs, fmt.Errorf("check %d needs a name and a func", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Server is the edge HTTP server. Create it with New.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	app  *fiber.App
+
+	ready    chan struct{} // closed once the listener is open
+	failed   chan error    // receives a serve error after Start; buffered 1
+	draining atomic.Bool   // set when Shutdown begins: readiness turns 503
+	started  atomic.Bool
+	stopped  atomic.Bool
+	addr     atomic.Pointer[net.Addr]
+	wg       sync.WaitGroup // the serve goroutine
+}
+
+// New validates opts and builds the Fiber app and routes. It opens nothing.
+func New(opts Options) (*Server, error) {
+	opts = opts.withDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("edge options: %w", err)
+	}
+	s := &Server{
+		opts:   opts,
+		log:    opts.Logger,
+		ready:  make(chan struct{}),
+		failed: make(chan error, 1),
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "avap",
+		DisableStartupMessage: true,
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		IdleTimeout:           opts.IdleTimeout,
+		BodyLimit:             opts.BodyLimit,
+		ErrorHandler:          s.handleError,
+	})
+	s.routes()
+	return s, nil
+}
+
+// App returns the Fiber app, for tests (app.Test) and for route files of
+// this package.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Start opens the listener and serves in the background. It returns once
+// the listener is open, or with the listen error.
+func (s *Server) Start(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("edge: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("edge listen: %w", err)
+	}
+	a := ln.Addr()
+	s.addr.Store(&a)
+	s.wg.Go(func() {
+		if err := s.app.Listener(ln); err != nil && !s.stopped.Load() {
+			s.failed <- fmt.Errorf("edge serve: %w", err)
+		}
+	})
+	close(s.ready)
+	s.log.Info("edge listening", "addr", a.String())
+	return nil
+}
+
+// Addr is the bound listen address, or nil before Start.
+func (s *Server) Addr() net.Addr {
+	if p := s.addr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Ready is closed once the listener is open.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Failed delivers an error if serving stops on its own after Start.
+func (s *Server) Failed() <-chan error { return s.failed }
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Shutdown drains the server: readiness turns 503 at once, the listener
+// stays open for ShutdownDelay (so load balancers notice), then it closes
+// and in-flight requests get up to Grace (and ctx) to finish. Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if !s.started.Load() || !s.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	if d := s.opts.ShutdownDelay; d > 0 {
+		s.log.Info("edge draining", "delay", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	sctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), s.opts.Grace, ErrGraceExpired)
+	defer cancel()
+	if dl, ok := ctx.Deadline(); ok {
+		var c2 context.CancelFunc
+		sctx, c2 = context.WithDeadlineCause(sctx, dl, context.Cause(ctx))
+		defer c2()
+	}
+	err := s.app.ShutdownWithContext(sctx)
+	s.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("edge shutdown: %w", context.Cause(sctx))
+	}
+	s.log.Info("edge stopped")
+	return nil
+}

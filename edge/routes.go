@@ -1,0 +1,23 @@
+package edge
+
+// routes installs the middleware chain and every route. Execution routes
+// live in execute*.go (mountExecute) so they can grow without touching
+// this file.
+func (s *Server) routes() {
+	app := s.app
+	app.Use(
+		s.requestIDMiddleware,
+		s.accessLogMiddleware,
+		securityHeadersMiddleware,
+		s.bodyLimitMiddleware,
+		// auth, rate limit: later issues.
+	)
+	app.Get("/healthz", handleLive)
+	app.Get("/readyz", s.handleReady)
+	app.Get("/health", s.handleHealth)
+
+	api := app.Group("/api/v1")
+	api.Get("/health", s.handleHealth)
+	api.Get("/info", s.handleInfo)
+	s.mountExecute(api)
+}
