@@ -600,19 +600,23 @@ func (m *Machine) exec() (result error) {
 				}
 				globals[a] = v
 				continue
-			case compile.CMPLK:
-				x := stack[base+int(ins.A())]
+			case compile.CMPLK, compile.CMPGK:
+				var x Value
+				if ins.Op() == compile.CMPLK {
+					if x = stack[base+int(ins.A())]; x.k == kindUndef {
+						if x, _ = m.fallback(fn, ins.A(), globals, true); x.k == kindUndef {
+							x = String(fn.LocalNames[ins.A()])
+						}
+					}
+				} else if x = globals[ins.A()]; x.k == kindUndef {
+					x = String(m.globalName(int(ins.A())))
+				}
 				y := consts[ins.B()&0xFFFFFF]
 				cmp := compile.Comparator(ins.B() >> 24)
 				if x.k == KindInt && y.k == KindInt {
 					stack[sp] = Bool(intCmp(cmp, int64(x.n), int64(y.n)))
 					sp++
 					continue
-				}
-				if x.k == kindUndef {
-					if x, err = m.fallback(fn, ins.A(), globals, false); err != nil {
-						break
-					}
 				}
 				var ok bool
 				if ok, err = m.avapCompare(cmp, x, y); err != nil {

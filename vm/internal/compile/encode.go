@@ -343,6 +343,8 @@ func Verify(p *Program) error {
 				ok = local(a)
 			case CMPLK:
 				ok = local(a) && konst(b&0xFFFFFF) && b>>24 <= uint32(CmpIn)
+			case CMPGK:
+				ok = global(a) && konst(b&0xFFFFFF) && b>>24 <= uint32(CmpIn)
 			default:
 				ok = op < numOps
 			}

@@ -109,7 +109,8 @@ const (
 	INCL   // –  → –              L[A] = L[A] + K[B]
 	ADDSTG // x y → –             G[A] = x + y
 	ADDSTL // x y → –             L[A] = x + y
-	CMPLK  // → bool              CMP(L[A], K[B&0xFFFFFF]) with comparator B>>24
+	CMPLK  // → bool              CMP(v, K[B&0xFFFFFF]) with comparator B>>24, v = L[A] | G[Fallback[A]] | LocalNames[A] as text (fused OPTL ORTEXT CONST CMP)
+	CMPGK  // → bool              CMP(v, K[B&0xFFFFFF]) with comparator B>>24, v = G[A] | Globals[A] as text (fused OPTG ORTEXT CONST CMP)
 
 	numOps
 )
@@ -132,7 +133,7 @@ var opNames = [...]string{
 	FORPREP: "FORPREP", FORNEXT: "FORNEXT", FORSETL: "FORSETL", FORSETG: "FORSETG",
 	TRY: "TRY", ENDTRY: "ENDTRY", ERRMSG: "ERRMSG", RESULT: "RESULT", FAIL: "FAIL",
 	ADDLK: "ADDLK", SUBLK: "SUBLK", ADDGG: "ADDGG", ADDLL: "ADDLL",
-	INCG: "INCG", INCL: "INCL", ADDSTG: "ADDSTG", ADDSTL: "ADDSTL", CMPLK: "CMPLK",
+	INCG: "INCG", INCL: "INCL", ADDSTG: "ADDSTG", ADDSTL: "ADDSTL", CMPLK: "CMPLK", CMPGK: "CMPGK",
 }
 
 func (op Op) String() string {

@@ -52,9 +52,6 @@ func (fs *fstate) peephole() {
 				case in.op == LOADL && nx.op == CONST && op.op == SUB:
 					in = ins{op: SUBLK, a: in.a, b: nx.a, pos: op.pos}
 					n = 3
-				case in.op == LOADL && nx.op == CONST && op.op == CMP && nx.a < 1<<24:
-					in = ins{op: CMPLK, a: in.a, b: nx.a | op.a<<24, pos: op.pos}
-					n = 3
 				case in.op == LOADG && nx.op == LOADG && op.op == ADD:
 					in = ins{op: ADDGG, a: in.a, b: nx.a, pos: op.pos}
 					n = 3
@@ -62,6 +59,17 @@ func (fs *fstate) peephole() {
 					in = ins{op: ADDLL, a: in.a, b: nx.a, pos: op.pos}
 					n = 3
 				}
+			}
+		case OPTL, OPTG:
+			// if(name, constant, op): the comparison-mode test of a variable.
+			if free(i+1) && free(i+2) && free(i+3) && code[i+1].op == ORTEXT &&
+				code[i+2].op == CONST && code[i+3].op == CMP && code[i+2].a < 1<<24 {
+				fused := CMPLK
+				if in.op == OPTG {
+					fused = CMPGK
+				}
+				in = ins{op: fused, a: in.a, b: code[i+2].a | code[i+3].a<<24, pos: code[i+3].pos}
+				n = 4
 			}
 		case ADD:
 			if free(i + 1) {

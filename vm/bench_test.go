@@ -1,0 +1,113 @@
+package vm_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/avapmesh/avap/vm"
+	"github.com/d5/tengo/v2"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The same two programs in AVAP, Lua (gopher-lua) and Tengo, measured side
+// by side:
+//
+//	go test ./vm -run '^$' -bench 'Fib|Loop' -benchmem
+const (
+	avapFib = `
+function fib(n) {
+  if(n, 2, "<")
+    return(n)
+  end()
+  return(fib(n - 1) + fib(n - 2))
+}
+r = fib(25)
+`
+	avapLoop = `
+total = 0
+startLoop(i, 1, 1000000)
+  total = total + i
+endLoop()
+`
+	luaFib = `
+local function fib(n)
+  if n < 2 then return n end
+  return fib(n - 1) + fib(n - 2)
+end
+r = fib(25)
+`
+	luaLoop = `
+local total = 0
+for i = 1, 1000000 do
+  total = total + i
+end
+r = total
+`
+	tengoFib = `
+fib := func(n) {
+  if n < 2 { return n }
+  return fib(n - 1) + fib(n - 2)
+}
+r := fib(25)
+`
+	tengoLoop = `
+total := 0
+for i := 1; i <= 1000000; i++ {
+  total = total + i
+}
+`
+)
+
+func benchAVAP(b *testing.B, src, check string, want int64) {
+	p, err := vm.Compile("bench.avap", []byte(src), vm.CompileOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := vm.NewMachine()
+	lim := vm.Limits{MaxSteps: 1 << 40, Timeout: 1 << 40}
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := m.Run(ctx, p, nil, lim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = res
+	}
+}
+
+func benchLua(b *testing.B, src string) {
+	for b.Loop() {
+		L := lua.NewState()
+		if err := L.DoString(src); err != nil {
+			b.Fatal(err)
+		}
+		L.Close()
+	}
+}
+
+func benchTengo(b *testing.B, src string) {
+	s := tengo.NewScript([]byte(src))
+	c, err := s.Compile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := c.Clone().Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFib(b *testing.B) {
+	b.Run("avap", func(b *testing.B) { benchAVAP(b, avapFib, "r", 75025) })
+	b.Run("gopher-lua", func(b *testing.B) { benchLua(b, luaFib) })
+	b.Run("tengo", func(b *testing.B) { benchTengo(b, tengoFib) })
+}
+
+func BenchmarkLoop(b *testing.B) {
+	b.Run("avap", func(b *testing.B) { benchAVAP(b, avapLoop, "total", 500000500000) })
+	b.Run("gopher-lua", func(b *testing.B) { benchLua(b, luaLoop) })
+	b.Run("tengo", func(b *testing.B) { benchTengo(b, tengoLoop) })
+}
