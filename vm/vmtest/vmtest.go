@@ -46,14 +46,14 @@ import (
 
 // Case is one parsed conformance archive.
 type Case struct {
-	Name   string      // path of the archive inside the suite, without ".txtar"
-	Script []byte      // main.avap
-	Input  vm.Input    // request (Host and Location unset unless the archive says)
-	Zone   string      // "location" of input.json; "" = UTC
-	Limits vm.Limits   // from the limits section; zero fields = runner defaults
-	Output []byte      // expected envelope; nil when an error is expected
-	Error  string      // expected error regexp; "" when output is expected
-	File   string      // archive path relative to the suite root
+	Name   string    // path of the archive inside the suite, without ".txtar"
+	Script []byte    // main.avap
+	Input  vm.Input  // request (Host and Location unset unless the archive says)
+	Zone   string    // "location" of input.json; "" = UTC
+	Limits vm.Limits // from the limits section; zero fields = runner defaults
+	Output []byte    // expected envelope; nil when an error is expected
+	Error  string    // expected error regexp; "" when output is expected
+	File   string    // archive path relative to the suite root
 	Raw    *txtar.Archive
 }
 
