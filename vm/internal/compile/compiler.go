@@ -68,6 +68,7 @@ func Compile(f *syntax.File, opts Options) (*Program, []Error) {
 	c.prog.Funcs = make([]*Func, 1+len(decls))
 	c.prog.Funcs[0] = &Func{Name: ""}
 	for i, d := range decls {
+		c.prog.Funcs[i+1] = &Func{Name: "<invalid>", Pos: d.Func}
 		if d.Name == nil {
 			continue
 		}
