@@ -464,7 +464,7 @@ func (p *parser) nameArg(x Expr, what string) *Ident {
 	case *Ident:
 		return x
 	case *BasicLit:
-		if x.Kind == StringLit && isIdent(x.Value) {
+		if x.Kind == StringLit && isIdent(x.Value) && !isLiteralName(x.Value) {
 			return &Ident{NamePos: x.ValuePos, Name: x.Value}
 		}
 	case nil:
@@ -577,8 +577,7 @@ func (p *parser) parseAssign() (Stmt, closer) {
 	}
 	var s Stmt
 	p.guard(func() {
-		switch target.Name {
-		case "None", "True", "False", "null", "true", "false":
+		if isLiteralName(target.Name) {
 			p.failf(target.NamePos, "cannot assign to %s", target.Name)
 		}
 		x := p.parseExpr()
@@ -809,6 +808,9 @@ func (p *parser) parseFunc() (Stmt, closer) {
 	headerOK := p.guard(func() {
 		p.next() // function
 		s.Name = &Ident{NamePos: p.pos, Name: p.lit}
+		if isLiteralName(p.lit) {
+			p.error(p.pos, p.lit+" cannot be a function name")
+		}
 		p.next()
 		if p.tok != LPAREN {
 			p.failf(p.pos, "expected '(' after function name, found %s", p.found())
@@ -817,6 +819,9 @@ func (p *parser) parseFunc() (Stmt, closer) {
 		for p.tok != RPAREN {
 			if p.tok != IDENT {
 				p.failf(p.pos, "expected parameter name, found %s", p.found())
+			}
+			if isLiteralName(p.lit) {
+				p.error(p.pos, p.lit+" cannot be a parameter name")
 			}
 			for _, q := range s.Params {
 				if q.Name == p.lit {
@@ -1202,7 +1207,17 @@ func (p *parser) parseIndex(x Expr) Expr {
 	return &SliceExpr{X: x, Lbrack: lbrack, Lo: lo, Hi: hi, Step: step, Rbrack: rbrack}
 }
 
-// literalIdent is set for the names that are literals.
+// isLiteralName reports whether name is a literal (None, true...), not a
+// variable.
+func isLiteralName(name string) bool {
+	switch name {
+	case "None", "True", "False", "null", "true", "false":
+		return true
+	}
+	return false
+}
+
+// literalIdent returns the literal for a name that is one, or nil.
 func literalIdent(x *Ident) *BasicLit {
 	var kind LitKind
 	var val string
