@@ -71,9 +71,14 @@ type parser struct {
 	maxDepth   int
 	blockDepth int // open blocks, FuncDecl included
 
-	// Scratch stacks, so that each list is allocated once at its final size.
+	// Scratch stacks, so that each list is allocated once at its final
+	// size, in chunks shared by many lists.
 	stmtStack []Stmt
 	exprStack []Expr
+	stmtChunk []Stmt
+	exprChunk []Expr
+	stmtBuf   [32]Stmt
+	exprBuf   [32]Expr
 
 	// Slabs for the most frequent nodes.
 	idents  slab[Ident]
@@ -82,6 +87,23 @@ type parser struct {
 	binarys slab[BinaryExpr]
 	exprs   slab[ExprStmt]
 	assigns slab[AssignStmt]
+}
+
+// carve returns a copy of list in a slice carved out of *chunk; the result
+// has no spare capacity, so appending to it never touches its neighbours.
+func carve[T any](chunk *[]T, list []T) []T {
+	n := len(list)
+	if n > 16 {
+		return append([]T(nil), list...)
+	}
+	if n > len(*chunk) {
+		size := min(2*cap(*chunk), 128)
+		*chunk = make([]T, max(size, 16))
+	}
+	out := (*chunk)[:n:n]
+	copy(out, list)
+	*chunk = (*chunk)[n:]
+	return out
 }
 
 // slab hands out pointers into chunks of Ts: fewer, larger allocations.
@@ -123,6 +145,8 @@ func newParser(name, src string, base Pos, maxNesting int) *parser {
 		maxNesting = DefaultMaxNesting
 	}
 	p := &parser{name: name, maxDepth: maxNesting}
+	p.stmtStack = p.stmtBuf[:0]
+	p.exprStack = p.exprBuf[:0]
 	p.sc.init(src, base, p.scanError, 0)
 	p.next()
 	return p
@@ -376,7 +400,11 @@ func (p *parser) parseBlock(list *[]Stmt) closer {
 	mark := len(p.stmtStack)
 	defer func() {
 		if n := len(p.stmtStack) - mark; n > 0 {
-			*list = append(*list, p.stmtStack[mark:]...)
+			if len(*list) == 0 {
+				*list = carve(&p.stmtChunk, p.stmtStack[mark:])
+			} else {
+				*list = append(*list, p.stmtStack[mark:]...)
+			}
 			clear(p.stmtStack[mark:])
 			p.stmtStack = p.stmtStack[:mark]
 		}
@@ -949,7 +977,7 @@ func (p *parser) parseArgs() (lparen Pos, args []Expr, rparen Pos) {
 			}
 			p.next()
 		}
-		args = append([]Expr(nil), p.exprStack[mark:]...)
+		args = carve(&p.exprChunk, p.exprStack[mark:])
 		clear(p.exprStack[mark:])
 		p.exprStack = p.exprStack[:mark]
 	}
