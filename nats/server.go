@@ -183,3 +183,15 @@ func (a slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(fo
 func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+
+// Check reports whether the server is running (with JetStream when
+// enabled), for health reports.
+func (s *Server) Check(context.Context) error {
+	if !s.ns.Running() {
+		return errors.New("not running")
+	}
+	if s.opts.JetStream && !s.ns.JetStreamEnabled() {
+		return errors.New("jetstream disabled")
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one avap process. Field tags:
+//
+//	koanf:"name"   the key (YAML path element; env AVAP_ + upper-snake path)
+//	reload:"true"  SIGHUP may change it (the whole subtree for a struct)
+//	help:"..."     one line for the README config reference
+//
+// Only add reload:"true" once the new value is actually applied on reload
+// (a reload hook, or a reader that calls current() per operation).
+type Config struct {
+	DataDir  string         `koanf:"data_dir" help:"directory for local state (JetStream store, caches)"`
+	Node     NodeConfig     `koanf:"node"`
+	HTTP     HTTPConfig     `koanf:"http"`
+	Log      LogConfig      `koanf:"log"`
+	NATS     NATSConfig     `koanf:"nats"`
+	Postgres PostgresConfig `koanf:"postgres"`
+	Executor ExecutorConfig `koanf:"executor"`
+	Registry RegistryConfig `koanf:"registry"`
+}
+
+// NodeConfig identifies this process in the mesh.
+type NodeConfig struct {
+	ID string `koanf:"id" help:"node id shown in /api/v1/info and NATS; empty = hostname plus random suffix"`
+}
+
+// HTTPConfig configures the edge HTTP server.
+type HTTPConfig struct {
+	Addr          string          `koanf:"addr" help:"edge listen address host:port"`
+	ReadTimeout   time.Duration   `koanf:"read_timeout" help:"time to read a whole request"`
+	WriteTimeout  time.Duration   `koanf:"write_timeout" help:"time to write a response"`
+	IdleTimeout   time.Duration   `koanf:"idle_timeout" help:"keep-alive idle timeout"`
+	BodyLimit     ByteSize        `koanf:"body_limit" help:"largest request body (413 above), e.g. 4MiB"`
+	ShutdownDelay time.Duration   `koanf:"shutdown_delay" help:"on SIGTERM, report not ready this long before closing the listener"`
+	Grace         time.Duration   `koanf:"grace" help:"on SIGTERM, time in-flight requests get to finish"`
+	AccessLog     bool            `koanf:"access_log" help:"log one line per request (5xx are always logged)"`
+	RateLimit     RateLimitConfig `koanf:"rate_limit" reload:"true"`
+}
+
+// RateLimitConfig is reserved for the rate-limiting issue; not enforced yet.
+type RateLimitConfig struct {
+	RPS   float64 `koanf:"rps" help:"requests per second per client; 0 = off (not enforced yet)"`
+	Burst int     `koanf:"burst" help:"burst size of the rate limiter (not enforced yet)"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `koanf:"level" reload:"true" help:"debug, info, warn or error"`
+	Format string `koanf:"format" help:"text (colored on terminals) or json"`
+}
+
+// NATSConfig configures the embedded server (serve, nats) and the client
+// connection (edge, executor, registry).
+type NATSConfig struct {
+	URL        string            `koanf:"url" help:"NATS server URL(s), comma-separated, for edge/executor/registry"`
+	Listen     string            `koanf:"listen" help:"client listen address of the embedded server; empty = none (serve), 127.0.0.1:4222 (nats)"`
+	InProcess  bool              `koanf:"in_process" help:"serve: connect components to the embedded server in-process"`
+	MaxPayload ByteSize          `koanf:"max_payload" help:"largest NATS message of the embedded server"`
+	LameDuck   time.Duration     `koanf:"lame_duck" help:"embedded server lame-duck period at shutdown when it listens; 0 = off"`
+	Cluster    NATSClusterConfig `koanf:"cluster"`
+	JetStream  JetStreamConfig   `koanf:"jetstream"`
+}
+
+// NATSClusterConfig joins the embedded server to a cluster.
+type NATSClusterConfig struct {
+	Name   string   `koanf:"name" help:"cluster name; required with a cluster listen address"`
+	Listen string   `koanf:"listen" help:"route listen address host:port; empty = not clustered"`
+	Routes []string `koanf:"routes" help:"route URLs of the other nodes (nats-route://host:port)"`
+}
+
+// JetStreamConfig configures JetStream on the embedded server.
+type JetStreamConfig struct {
+	Enabled   bool     `koanf:"enabled" help:"enable JetStream on the embedded server"`
+	StoreDir  string   `koanf:"store_dir" help:"JetStream store; empty = <data_dir>/jetstream"`
+	MaxMemory ByteSize `koanf:"max_memory" help:"JetStream memory limit; 0 = server default"`
+	MaxStore  ByteSize `koanf:"max_store" help:"JetStream disk limit; 0 = server default"`
+}
+
+// PostgresConfig holds the database connection. The DSN is a secret: it
+// comes from AVAP_POSTGRES_DSN or dsn_file, never from the config file.
+type PostgresConfig struct {
+	DSN     Secret `koanf:"dsn" help:"connection string (secret: env only)"`
+	DSNFile string `koanf:"dsn_file" help:"file holding the connection string"`
+}
+
+// ExecutorConfig configures the executor role.
+type ExecutorConfig struct {
+	Workers   int           `koanf:"workers" help:"concurrent runs; 0 = GOMAXPROCS"`
+	QueueSize int           `koanf:"queue_size" help:"admission queue; 0 = 32 per worker"`
+	Grace     time.Duration `koanf:"grace" help:"on SIGTERM, time in-flight runs get to finish"`
+	Limits    LimitsConfig  `koanf:"limits" reload:"true"`
+	MaxLimits LimitsConfig  `koanf:"max_limits"`
+}
+
+// LimitsConfig bounds one script run (vm.Limits).
+type LimitsConfig struct {
+	Steps   int64         `koanf:"steps" help:"instructions"`
+	Timeout time.Duration `koanf:"timeout" help:"wall clock"`
+	Memory  ByteSize      `koanf:"memory" help:"bytes of values a script allocates"`
+	Depth   int           `koanf:"depth" help:"call depth"`
+	Output  ByteSize      `koanf:"output" help:"size of result+variables+logs JSON"`
+}
+
+// RegistryConfig configures the command registry.
+type RegistryConfig struct {
+	CacheTTL time.Duration `koanf:"cache_ttl" reload:"true" help:"how long cached commands stay fresh (registry issue)"`
+}
+
+// defaultConfig returns the built-in defaults, the lowest layer.
+func defaultConfig() *Config {
+	return &Config{
+		DataDir: "data",
+		HTTP: HTTPConfig{
+			Addr:          "127.0.0.1:8080",
+			ReadTimeout:   10 * time.Second,
+			WriteTimeout:  30 * time.Second,
+			IdleTimeout:   60 * time.Second,
+			BodyLimit:     4 << 20,
+			ShutdownDelay: 0,
+			Grace:         15 * time.Second,
+			AccessLog:     true,
+			RateLimit:     RateLimitConfig{RPS: 0, Burst: 0},
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+		NATS: NATSConfig{
+			URL:        "nats://127.0.0.1:4222",
+			InProcess:  true,
+			MaxPayload: 8 << 20,
+			LameDuck:   0,
+			Cluster:    NATSClusterConfig{Routes: []string{}},
+			JetStream:  JetStreamConfig{Enabled: true},
+		},
+		Executor: ExecutorConfig{
+			Grace: 10 * time.Second,
+			Limits: LimitsConfig{
+				Steps: 10_000_000, Timeout: 5 * time.Second, Memory: 64 << 20, Depth: 200, Output: 4 << 20,
+			},
+			MaxLimits: LimitsConfig{
+				Steps: 1_000_000_000, Timeout: 60 * time.Second, Memory: 512 << 20, Depth: 1000, Output: 32 << 20,
+			},
+		},
+		Registry: RegistryConfig{CacheTTL: 5 * time.Minute},
+	}
+}
+
+// ByteSize is a size in bytes. In config it is an integer or a string with
+// a unit: 512, "64KiB", "4MiB", "1GiB", "10MB".
+type ByteSize int64
+
+// UnmarshalText parses a size with an optional unit.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
+	mult := map[string]int64{
+		"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9,
+		"k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30,
+	}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || mult == 0 {
+		return fmt.Errorf("invalid size %q (want e.g. 1048576, 512KiB, 4MiB)", s)
+	}
+	if n > (1<<62)/mult {
+		return fmt.Errorf("size %q too large", s)
+	}
+	*b = ByteSize(n * mult)
+	return nil
+}
+
+// String formats the size with the largest exact binary unit.
+func (b ByteSize) String() string {
+	switch {
+	case b != 0 && b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b != 0 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	case b != 0 && b%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", b>>10)
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// Secret is a string that never prints: fmt, slog and JSON show
+// "[redacted]" (or "" when empty). Use Reveal to read it.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText keeps encoders from printing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// LogValue keeps slog from printing the value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }

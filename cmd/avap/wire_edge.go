@@ -1,0 +1,34 @@
+package main
+
+import "github.com/avapmesh/avap/edge"
+
+// newEdge builds the HTTP edge for `avap serve` and `avap edge`. It starts
+// last, so every other component is ready before the port opens. Execution
+// routes are added inside package edge (edge/execute*.go); options they need
+// go into edge.Options here.
+func newEdge(w wiring) (component, error) {
+	cfg := w.Config.Current()
+	return edge.New(edge.Options{
+		Addr:          cfg.HTTP.Addr,
+		ReadTimeout:   cfg.HTTP.ReadTimeout,
+		WriteTimeout:  cfg.HTTP.WriteTimeout,
+		IdleTimeout:   cfg.HTTP.IdleTimeout,
+		BodyLimit:     int(cfg.HTTP.BodyLimit),
+		ShutdownDelay: cfg.HTTP.ShutdownDelay,
+		Grace:         cfg.HTTP.Grace,
+		AccessLog:     cfg.HTTP.AccessLog,
+		Logger:        w.Log,
+		Conn:          w.Conn,
+		Checks:        w.Checks,
+		Info: edge.Info{
+			Name:      "avap",
+			Version:   w.Build.Version,
+			Commit:    w.Build.Commit,
+			BuildDate: w.Build.Date,
+			GoVersion: w.Build.GoVersion,
+			NodeID:    w.NodeID,
+			Roles:     w.Roles,
+			StartTime: w.Start,
+		},
+	})
+}
