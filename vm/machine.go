@@ -371,5 +371,9 @@ func (m *Machine) evalError(err error, pos syntax.Pos) *EvalError {
 			ee.Pos = ee.Stack[len(ee.Stack)-1].Pos
 		}
 	}
+	if !ee.Pos.IsValid() {
+		// Errors outside any instruction (input decoding) point at the start.
+		ee.Pos = syntax.Pos{Line: 1, Col: 1}
+	}
 	return ee
 }
