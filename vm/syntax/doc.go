@@ -77,7 +77,9 @@
 // # How errors come back
 //
 // Parse always returns a non-nil *File holding every statement it could
-// parse. On failure the error is an ErrorList with all the errors found,
+// parse (in a partial tree, fields that could not be parsed may be nil or
+// invalid positions; only an error-free tree satisfies the field comments
+// of ast.go). On failure the error is an ErrorList with all the errors found,
 // sorted by position; each *Error has Filename, Pos (1-based line and byte
 // column) and Msg (lowercase, no trailing period), and ErrorList.Error
 // prints one "name:line:col: msg" per line. The parser recovers at line

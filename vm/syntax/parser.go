@@ -59,6 +59,7 @@ type parser struct {
 	lastErrLine int32 // line of the last ordinary error: one per line
 
 	// Current token.
+	prev  Token // kind of the previous token
 	pos   Pos
 	tok   Token
 	lit   string
@@ -156,6 +157,7 @@ func newParser(name, src string, base Pos, maxNesting int) *parser {
 // Tokens and errors
 
 func (p *parser) next() {
+	p.prev = p.tok
 	for {
 		p.pos, p.tok, p.lit = p.sc.Scan()
 		if p.tok != NEWLINE || !p.skipNL {
@@ -571,6 +573,9 @@ func (p *parser) parseStmt() (Stmt, closer) {
 			p.failf(x.Pos(), "cannot assign to %s (only a name can be assigned)", exprString(x))
 		}
 		call, ok := x.(*CallExpr)
+		if id, isIdent := x.(*Ident); isIdent && isBlockKeyword(id.Name) {
+			p.failf(x.Pos(), "%s is not a statement (did you mean %s()?)", id.Name, id.Name)
+		}
 		if !ok {
 			p.failf(x.Pos(), "%s is not a statement (want a call or an assignment)", exprString(x))
 		}
@@ -1308,6 +1313,9 @@ func (p *parser) parseOperand() Expr {
 		return p.parseList()
 	case LBRACE:
 		return p.parseDict()
+	}
+	if p.tok == ASSIGN && binaryPrec(p.prev) != 0 {
+		p.failf(p.pos, "augmented assignment (x %s= y) is not supported: write x = x %s y", p.prev, p.prev)
 	}
 	p.failf(p.pos, "expected expression, found %s", p.found())
 	return nil

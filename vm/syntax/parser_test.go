@@ -501,6 +501,22 @@ func TestRoundTrip(t *testing.T) {
 		"if(None, None, \"'='\")\nend()",
 		"if(None, None, `'a\\\\b' in x`)\nend()",
 		"if(None, None, 5)\nend()",
+		"x = 1 if a < b < c else 2",
+		"x = f(a < b < c, not a < b)",
+		"x = -a ** -b",
+		"x = (not a) == b",
+		"x = not (a and b)",
+		"x = a - (b - c)",
+		"x = \"%s\" % (1,)",
+		"x = {(1, 2): [3], 'k': {}}",
+		"x = a[b][c:d].e(f)[g]",
+		"x = $a.b($c)",
+		"x = a not in b is not c",
+		"if(None, None, \"a if b else c\")\nend()",
+		"if(None, None, 'x == \"y\"')\nend()",
+		"function f(a) {\n  return a + (b)\n}",
+		"function f(a) {\n  return ((a))\n}",
+		"try()\nexception(e)\nx()",
 	} {
 		checkRoundTrip(t, src, parseString(t, src))
 	}
