@@ -10,7 +10,7 @@ import (
 // tests as seeds.
 func fuzzSeeds(f *testing.F) {
 	var paths []string
-	for _, pattern := range []string{"/work/shared/avap/corpus/*.avap", "testdata/errors/*.avap", "testdata/corpus/*.avap"} {
+	for _, pattern := range []string{"testdata/corpus/*.avap", "testdata/errors/*.avap"} {
 		m, _ := filepath.Glob(pattern)
 		paths = append(paths, m...)
 	}
