@@ -111,3 +111,66 @@ func BenchmarkLoop(b *testing.B) {
 	b.Run("gopher-lua", func(b *testing.B) { benchLua(b, luaLoop) })
 	b.Run("tengo", func(b *testing.B) { benchTengo(b, tengoLoop) })
 }
+
+// A typical request script.
+const requestScript = `addParam(user, u)
+addParam(qty, q)
+if(q, None, "=")
+  addVar(q, 1)
+end()
+price = 9.5
+total = price * q
+msg = "Hello " + u
+AddvariableToJSON("user", u, order)
+AddvariableToJSON("total", total, order)
+addResult(order)
+addResult(msg)
+`
+
+var requestInput = &vm.Input{Query: []vm.Param{{Name: "user", Value: "ann"}, {Name: "qty", Value: "3"}}}
+
+// BenchmarkRequestScript measures a typical request: compile+run, and a
+// run of cached bytecode on a pooled machine.
+//
+//	go test ./vm -run '^$' -bench RequestScript -benchmem
+func BenchmarkRequestScript(b *testing.B) {
+	ctx := context.Background()
+	b.Run("compile+run", func(b *testing.B) {
+		m := vm.NewMachine()
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := vm.Compile("main.avap", []byte(requestScript), vm.CompileOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.Run(ctx, p, requestInput, vm.Limits{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compile", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := vm.Compile("main.avap", []byte(requestScript), vm.CompileOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		p, err := vm.Compile("main.avap", []byte(requestScript), vm.CompileOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := vm.NewMachine()
+		res, err := m.Run(ctx, p, requestInput, vm.Limits{})
+		if err != nil || string(res.Result) != `{"order":{"user":"ann","total":28.5},"msg":"Hello ann"}` {
+			b.Fatalf("%s %v", res.Result, err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.Run(ctx, p, requestInput, vm.Limits{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -145,7 +145,7 @@ func (m *Machine) addResult(name string, v Value) error {
 		return err
 	}
 	if m.results == nil {
-		m.results = newDict(4)
+		m.results = &m.resDict
 	}
 	m.results.set(name, c)
 	return nil
@@ -176,16 +176,22 @@ func (m *Machine) copyValue(v Value, depth int) (Value, error) {
 			return None, m.errorf("value nested too deeply (or cyclic)")
 		}
 		d := v.dict()
-		if err := m.charge(int64(len(d.keys))*64 + 64); err != nil {
+		if err := m.charge(int64(len(d.entries))*64 + 64); err != nil {
 			return None, err
 		}
-		nd := newDict(len(d.keys))
-		for i, k := range d.keys {
-			c, err := m.copyValue(d.vals[i], depth+1)
+		nd := newDict(len(d.entries))
+		for _, e := range d.entries {
+			c, err := m.copyValue(e.val, depth+1)
 			if err != nil {
 				return None, err
 			}
-			nd.set(k, c)
+			nd.entries = append(nd.entries, dictEntry{e.key, c})
+		}
+		if len(nd.entries) > dictIndexMin {
+			nd.index = make(map[string]int32, len(nd.entries)*2)
+			for i, e := range nd.entries {
+				nd.index[e.key] = int32(i)
+			}
 		}
 		return dictValue(nd), nil
 	}

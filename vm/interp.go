@@ -24,7 +24,7 @@ func (m *Machine) exec() (result error) {
 		consts  = m.prog.consts
 		globals = m.globals
 		steps   = m.steps
-		limit   = m.lim.MaxSteps
+		limit   = min(m.lim.MaxSteps, m.nextCheck)
 		err     error
 	)
 	for i := base; i < sp; i++ {
@@ -39,7 +39,7 @@ func (m *Machine) exec() (result error) {
 				pc++ // report the position of the instruction about to run
 				goto fail
 			}
-			limit = m.lim.MaxSteps
+			limit = min(m.lim.MaxSteps, m.nextCheck)
 		}
 		steps++
 		{
@@ -717,6 +717,9 @@ func (m *Machine) interrupt(steps int64) error {
 	}
 	if steps >= m.lim.MaxSteps {
 		return fatal(ErrStepLimit)
+	}
+	if steps >= m.nextCheck {
+		return m.checkpoint()
 	}
 	return nil
 }

@@ -58,13 +58,13 @@ func (m *Machine) appendJSON(dst []byte, v Value, depth int) ([]byte, error) {
 	case KindDict:
 		d := v.dict()
 		dst = append(dst, '{')
-		for i, k := range d.keys {
+		for i, e := range d.entries {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = appendJSONString(dst, e.key)
 			dst = append(dst, ':')
-			if dst, err = m.appendJSON(dst, d.vals[i], depth+1); err != nil {
+			if dst, err = m.appendJSON(dst, e.val, depth+1); err != nil {
 				return dst, err
 			}
 		}

@@ -42,8 +42,20 @@ type Machine struct {
 	errMsg   string // message of the error being handled (ERRMSG)
 	params   Value  // decoded Input.Params (undef until needed)
 	body     Value  // decoded Input.Body (undef until needed)
-	hostErr  bool
+
+	// Cancellation bridges are armed lazily at the first checkpoint, so
+	// short runs allocate no timer: until then the checkpoints (every
+	// checkEvery steps) poll the deadline and the context.
+	nextCheck int64
+	armed     bool
+	stopCtx   func() bool
+	timer     *time.Timer
+	resDict   dict   // reused addResult dict
+	scratch   []byte // reused JSON buffer
 }
+
+// checkEvery is the number of steps between checkpoints of the slow path.
+const checkEvery = 1 << 12
 
 type cancelRec struct {
 	gen   uint64
@@ -156,22 +168,25 @@ func (m *Machine) Run(ctx context.Context, p *Program, in *Input, lim Limits) (r
 	if p == nil {
 		return nil, errors.New("vm: Run with nil Program")
 	}
-	gen := m.gen.Add(1)
+	m.gen.Add(1)
 	m.cancel.Store(nil)
 	m.reset(ctx, p, in, lim.withDefaults())
 	m.deadline = start.Add(m.lim.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(m.deadline) {
 		m.deadline = d
 	}
-	if ctx.Done() != nil {
-		if ctx.Err() != nil {
-			return nil, m.evalError(causeErr(context.Cause(ctx)), syntax.Pos{})
-		}
-		stop := context.AfterFunc(ctx, func() { m.cancelRun(gen, context.Cause(ctx)) })
-		defer stop()
+	if ctx.Err() != nil {
+		return nil, m.evalError(causeErr(context.Cause(ctx)), syntax.Pos{})
 	}
-	timer := time.AfterFunc(m.lim.Timeout, func() { m.cancelRun(gen, ErrTimeout) })
-	defer timer.Stop()
+	defer func() {
+		if m.armed {
+			if m.stopCtx != nil {
+				m.stopCtx()
+			}
+			m.timer.Stop()
+			m.armed, m.stopCtx, m.timer = false, nil, nil
+		}
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			pos := syntax.Pos{}
@@ -211,6 +226,7 @@ const initialStack = 256
 func (m *Machine) reset(ctx context.Context, p *Program, in *Input, lim Limits) {
 	m.ctx, m.prog, m.in, m.lim = ctx, p, in, lim
 	m.steps, m.mem, m.outBytes = 0, 0, 0
+	m.nextCheck = checkEvery
 	main := p.code.Funcs[0]
 	need := main.NumLocals + main.MaxStack + initialStack
 	if cap(m.stack) < need {
@@ -239,17 +255,41 @@ func (m *Machine) reset(ctx context.Context, p *Program, in *Input, lim Limits) 
 	m.logs = nil
 	m.errMsg = ""
 	m.params, m.body = undef, undef
-	m.hostErr = false
 }
 
 // release drops references so a pooled Machine does not keep values alive.
 func (m *Machine) release() {
 	clear(m.stack)
 	clear(m.globals)
+	clear(m.resDict.entries)
+	m.resDict.entries = m.resDict.entries[:0]
+	m.resDict.index = nil
 	m.frames = m.frames[:0]
 	m.ctx, m.prog, m.in = nil, nil, nil
 	m.results, m.logs = nil, nil
 	m.params, m.body = None, None
+}
+
+// checkpoint runs every checkEvery steps: it polls the deadline and the
+// context, and arms the timer and context bridges that set the cancel flag
+// for the rest of the run.
+func (m *Machine) checkpoint() error {
+	m.nextCheck += checkEvery
+	if !time.Now().Before(m.deadline) {
+		return fatal(ErrTimeout)
+	}
+	if m.ctx.Err() != nil {
+		return causeErr(context.Cause(m.ctx))
+	}
+	if !m.armed {
+		m.armed = true
+		gen, ctx := m.gen.Load(), m.ctx
+		m.timer = time.AfterFunc(time.Until(m.deadline), func() { m.cancelRun(gen, ErrTimeout) })
+		if ctx.Done() != nil {
+			m.stopCtx = context.AfterFunc(ctx, func() { m.cancelRun(gen, context.Cause(ctx)) })
+		}
+	}
+	return nil
 }
 
 // slot returns the global slot of name, creating one past the program's
@@ -300,8 +340,8 @@ func (m *Machine) seedVariables(data []byte) error {
 		return m.errorf("variables must be a JSON object")
 	}
 	d := v.dict()
-	for i, k := range d.keys {
-		m.setGlobal(m.slot(k, true), d.vals[i])
+	for _, e := range d.entries {
+		m.setGlobal(m.slot(e.key, true), e.val)
 	}
 	return nil
 }
@@ -315,7 +355,7 @@ func (m *Machine) result() (*Result, error) {
 		}
 	}
 	var err error
-	var buf []byte
+	buf := m.scratch[:0]
 	if m.results == nil {
 		buf = append(buf, "{}"...)
 	} else if buf, err = m.appendJSON(buf, dictValue(m.results), 0); err != nil {
@@ -324,24 +364,29 @@ func (m *Machine) result() (*Result, error) {
 	if int64(len(buf))+m.outBytes > m.lim.MaxOutputBytes {
 		return nil, fatal(ErrOutputLimit)
 	}
-	res.Result = buf
-	vars := make([]byte, 0, 64)
-	vars = append(vars, '{')
+	nres := len(buf)
+	buf = append(buf, '{')
 	for n, i := range m.order {
 		if n > 0 {
-			vars = append(vars, ',')
+			buf = append(buf, ',')
 		}
-		vars = appendJSONString(vars, m.globalName(int(i)))
-		vars = append(vars, ':')
-		if vars, err = m.appendJSON(vars, m.globals[i], 0); err != nil {
+		buf = appendJSONString(buf, m.globalName(int(i)))
+		buf = append(buf, ':')
+		if buf, err = m.appendJSON(buf, m.globals[i], 0); err != nil {
 			return nil, err
 		}
-		if int64(len(buf)+len(vars))+m.outBytes > m.lim.MaxOutputBytes {
+		if int64(len(buf))+m.outBytes > m.lim.MaxOutputBytes {
 			return nil, fatal(ErrOutputLimit)
 		}
 	}
-	vars = append(vars, '}')
-	res.Variables = vars
+	buf = append(buf, '}')
+	out := make([]byte, len(buf))
+	copy(out, buf)
+	if cap(buf) <= 64<<10 {
+		m.scratch = buf[:0]
+	}
+	res.Result = out[:nres:nres]
+	res.Variables = out[nres:]
 	res.Logs = m.logs
 	return res, nil
 }

@@ -33,7 +33,7 @@ func truth(v Value) bool {
 	case KindList:
 		return len(v.list().elems) != 0
 	case KindDict:
-		return len(v.dict().keys) != 0
+		return len(v.dict().entries) != 0
 	}
 	return false
 }
@@ -146,14 +146,14 @@ func (m *Machine) appendRepr(dst []byte, v Value, depth int) ([]byte, error) {
 	case KindDict:
 		d := v.dict()
 		dst = append(dst, '{')
-		for i, k := range d.keys {
+		for i, e := range d.entries {
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
-			dst = appendPyQuote(dst, k)
+			dst = appendPyQuote(dst, e.key)
 			dst = append(dst, ": "...)
 			var err error
-			if dst, err = m.appendRepr(dst, d.vals[i], depth+1); err != nil {
+			if dst, err = m.appendRepr(dst, e.val, depth+1); err != nil {
 				return dst, err
 			}
 		}
@@ -249,15 +249,15 @@ func (m *Machine) equal(x, y Value, depth int) (bool, error) {
 			return false, m.errorf("value nested too deeply (or cyclic)")
 		}
 		a, b := x.dict(), y.dict()
-		if len(a.keys) != len(b.keys) {
+		if len(a.entries) != len(b.entries) {
 			return false, nil
 		}
-		for i, k := range a.keys {
-			bv, ok := b.get(k)
+		for _, e := range a.entries {
+			bv, ok := b.get(e.key)
 			if !ok {
 				return false, nil
 			}
-			eq, err := m.equal(a.vals[i], bv, depth+1)
+			eq, err := m.equal(e.val, bv, depth+1)
 			if err != nil || !eq {
 				return false, err
 			}
@@ -933,7 +933,7 @@ func (m *Machine) builtinLen(v Value) (Value, error) {
 	case KindList:
 		return Int(int64(len(v.list().elems))), nil
 	case KindDict:
-		return Int(int64(len(v.dict().keys))), nil
+		return Int(int64(len(v.dict().entries))), nil
 	}
 	return None, m.errorf("object of type '%s' has no len()", typeName(v))
 }

@@ -51,9 +51,19 @@ type list struct {
 }
 
 type dict struct {
-	keys  []string
-	vals  []Value
-	index map[string]int32 // built when the dict grows past dictIndexMin keys
+	entries []dictEntry      // in insertion order
+	index   map[string]int32 // built when the dict grows past dictIndexMin keys
+}
+
+type dictEntry struct {
+	key string
+	val Value
+}
+
+// smallDict holds a dict and room for its first entries in one allocation.
+type smallDict struct {
+	d   dict
+	arr [4]dictEntry
 }
 
 const dictIndexMin = 8
@@ -91,7 +101,12 @@ func NewDict(n int) Value {
 }
 
 func newDict(n int) *dict {
-	return &dict{keys: make([]string, 0, n), vals: make([]Value, 0, n)}
+	if n <= 4 {
+		sd := &smallDict{}
+		sd.d.entries = sd.arr[:0:4]
+		return &sd.d
+	}
+	return &dict{entries: make([]dictEntry, 0, n)}
 }
 
 func listValue(l *list) Value { return Value{k: KindList, p: unsafe.Pointer(l)} }
@@ -150,7 +165,7 @@ func (v Value) Len() int {
 	case KindList:
 		return len(v.list().elems)
 	case KindDict:
-		return len(v.dict().keys)
+		return len(v.dict().entries)
 	}
 	return 0
 }
@@ -172,7 +187,12 @@ func (v Value) Keys() []string {
 	if v.k != KindDict {
 		return nil
 	}
-	return append([]string(nil), v.dict().keys...)
+	d := v.dict()
+	keys := make([]string, len(d.entries))
+	for i, e := range d.entries {
+		keys[i] = e.key
+	}
+	return keys
 }
 
 // Get returns the value under key in a dict and whether it was present.
@@ -201,8 +221,8 @@ func (d *dict) lookup(key string) int {
 		}
 		return -1
 	}
-	for i, k := range d.keys {
-		if k == key {
+	for i := range d.entries {
+		if d.entries[i].key == key {
 			return i
 		}
 	}
@@ -211,7 +231,7 @@ func (d *dict) lookup(key string) int {
 
 func (d *dict) get(key string) (Value, bool) {
 	if i := d.lookup(key); i >= 0 {
-		return d.vals[i], true
+		return d.entries[i].val, true
 	}
 	return None, false
 }
@@ -219,17 +239,16 @@ func (d *dict) get(key string) (Value, bool) {
 // set stores x under key and reports whether the key is new.
 func (d *dict) set(key string, x Value) bool {
 	if i := d.lookup(key); i >= 0 {
-		d.vals[i] = x
+		d.entries[i].val = x
 		return false
 	}
-	d.keys = append(d.keys, key)
-	d.vals = append(d.vals, x)
+	d.entries = append(d.entries, dictEntry{key, x})
 	if d.index != nil {
-		d.index[key] = int32(len(d.keys) - 1)
-	} else if len(d.keys) > dictIndexMin {
-		d.index = make(map[string]int32, len(d.keys)*2)
-		for i, k := range d.keys {
-			d.index[k] = int32(i)
+		d.index[key] = int32(len(d.entries) - 1)
+	} else if len(d.entries) > dictIndexMin {
+		d.index = make(map[string]int32, len(d.entries)*2)
+		for i, e := range d.entries {
+			d.index[e.key] = int32(i)
 		}
 	}
 	return true
@@ -256,9 +275,9 @@ func (v Value) ToGo() any {
 		return out
 	case KindDict:
 		d := v.dict()
-		out := make(map[string]any, len(d.keys))
-		for i, k := range d.keys {
-			out[k] = d.vals[i].ToGo()
+		out := make(map[string]any, len(d.entries))
+		for _, e := range d.entries {
+			out[e.key] = e.val.ToGo()
 		}
 		return out
 	}

@@ -38,7 +38,7 @@ func Compile(f *syntax.File, opts Options) (*Program, []Error) {
 		opts:    opts,
 		prog:    &Program{Name: f.Name},
 		globals: map[string]int{},
-		consts:  map[Const]int{},
+		strs:    map[string]int{},
 		funcs:   map[string]int{},
 		calls:   map[string]bool{},
 	}
@@ -101,9 +101,11 @@ func Compile(f *syntax.File, opts Options) (*Program, []Error) {
 		})
 		return nil, c.errs
 	}
+	c.prog.Calls = make([]string, 0, len(c.calls))
 	for name := range c.calls {
 		c.prog.Calls = append(c.prog.Calls, name)
 	}
+	c.prog.index = c.globals
 	sort.Strings(c.prog.Calls)
 	return c.prog, nil
 }
@@ -112,7 +114,7 @@ type compiler struct {
 	opts    Options
 	prog    *Program
 	globals map[string]int
-	consts  map[Const]int
+	strs    map[string]int // string constant → index
 	funcs   map[string]int
 	calls   map[string]bool
 	errs    []Error
@@ -136,17 +138,22 @@ func (c *compiler) global(name string) uint32 {
 }
 
 func (c *compiler) constant(k Const) uint32 {
-	if k.Kind == ConstFloat && k.Float != k.Float { // NaN is never equal: do not intern
-		c.prog.Consts = append(c.prog.Consts, k)
-		return uint32(len(c.prog.Consts) - 1)
+	if k.Kind == ConstString {
+		if i, ok := c.strs[k.Str]; ok {
+			return uint32(i)
+		}
+		c.strs[k.Str] = len(c.prog.Consts)
+	} else {
+		for i, x := range c.prog.Consts {
+			// Compare float bits so that 0.0 and -0.0 stay distinct (NaN is
+			// never equal and gets its own entry).
+			if x.Kind == k.Kind && x.Int == k.Int && (x.Float == k.Float && math.Signbit(x.Float) == math.Signbit(k.Float)) {
+				return uint32(i)
+			}
+		}
 	}
-	if i, ok := c.consts[k]; ok {
-		return uint32(i)
-	}
-	i := len(c.prog.Consts)
 	c.prog.Consts = append(c.prog.Consts, k)
-	c.consts[k] = i
-	return uint32(i)
+	return uint32(len(c.prog.Consts) - 1)
 }
 
 func (c *compiler) str(s string) uint32 { return c.constant(Const{Kind: ConstString, Str: s}) }
@@ -184,7 +191,7 @@ type fstate struct {
 }
 
 func (c *compiler) compileFunc(fn *Func, d *syntax.FuncDecl, body []syntax.Stmt, end syntax.Pos) {
-	fs := &fstate{c: c, fn: fn, top: d == nil}
+	fs := &fstate{c: c, fn: fn, top: d == nil, code: make([]ins, 0, 64), labels: make([]int, 0, 16)}
 	if d != nil {
 		fs.locals = map[string]int{}
 		for _, p := range d.Params {
@@ -400,13 +407,17 @@ func (fs *fstate) emit(op Op, a, b uint32) {
 
 func (fs *fstate) emitJump(op Op, a uint32, label int) { fs.emit(op, a, uint32(label)) }
 
-func (fs *fstate) at(p syntax.Pos) func() {
+// move sets the position attached to emitted instructions and returns
+// the previous one for restore.
+func (fs *fstate) move(p syntax.Pos) syntax.Pos {
 	old := fs.pos
 	if p.IsValid() {
 		fs.pos = p
 	}
-	return func() { fs.pos = old }
+	return old
 }
+
+func (fs *fstate) restore(p syntax.Pos) { fs.pos = p }
 
 func (fs *fstate) enter(p syntax.Pos) bool {
 	fs.nest++
@@ -431,7 +442,7 @@ func (fs *fstate) freeTemps(n int) { fs.temps -= n }
 // Names
 
 func (fs *fstate) loadName(name string, pos syntax.Pos) {
-	defer fs.at(pos)()
+	defer fs.restore(fs.move(pos))
 	if !fs.top {
 		if i, ok := fs.locals[name]; ok {
 			fs.emit(LOADL, uint32(i), 0)
@@ -442,7 +453,7 @@ func (fs *fstate) loadName(name string, pos syntax.Pos) {
 }
 
 func (fs *fstate) optName(name string, pos syntax.Pos) {
-	defer fs.at(pos)()
+	defer fs.restore(fs.move(pos))
 	if !fs.top {
 		if i, ok := fs.locals[name]; ok {
 			fs.emit(OPTL, uint32(i), 0)
@@ -453,7 +464,7 @@ func (fs *fstate) optName(name string, pos syntax.Pos) {
 }
 
 func (fs *fstate) storeName(name string, pos syntax.Pos) {
-	defer fs.at(pos)()
+	defer fs.restore(fs.move(pos))
 	if !fs.top {
 		i, ok := fs.locals[name]
 		if !ok { // collectLocals missed it (should not happen); make it local
@@ -521,7 +532,7 @@ func (fs *fstate) stmt(s syntax.Stmt) {
 		return
 	}
 	defer fs.leave()
-	defer fs.at(s.Pos())()
+	defer fs.restore(fs.move(s.Pos()))
 	depth := fs.depth
 	switch s := s.(type) {
 	case *syntax.ExprStmt:
@@ -585,9 +596,9 @@ func (fs *fstate) ifStmt(s *syntax.IfStmt) {
 		}
 		fs.valueArg(s.Left)
 		fs.valueArg(s.Right)
-		restore := fs.at(s.OpPos)
+		saved := fs.move(s.OpPos)
 		fs.emit(CMP, uint32(cmp), 0)
-		restore()
+		fs.restore(saved)
 	}
 	elseL := fs.newLabel()
 	fs.emitJump(JUMPF, 0, elseL)
@@ -620,9 +631,9 @@ func (fs *fstate) loopStmt(s *syntax.LoopStmt) {
 		fs.emit(FORSETG, fs.c.global(s.Var.Name), tmp|tempFlag)
 	}
 	fs.stmts(s.Body)
-	restore := fs.at(s.End)
+	saved := fs.move(s.End)
 	fs.emitJump(FORNEXT, tmp|tempFlag, bodyL)
-	restore()
+	fs.restore(saved)
 	fs.place(endL)
 	fs.freeTemps(2)
 }
@@ -638,7 +649,7 @@ func (fs *fstate) tryStmt(s *syntax.TryStmt) {
 	fs.emit(ENDTRY, 0, 0)
 	fs.emitJump(JUMP, 0, endL)
 	fs.place(handlerL)
-	restore := fs.at(s.Exception)
+	saved := fs.move(s.Exception)
 	if s.ErrVar != nil {
 		fs.emit(ERRMSG, 0, 0)
 		fs.storeName(s.ErrVar.Name, s.ErrVar.Pos())
@@ -647,7 +658,7 @@ func (fs *fstate) tryStmt(s *syntax.TryStmt) {
 		fs.emit(ERRMSG, 0, 0)
 		fs.storeName(s.ErrTarget.Name, s.ErrTarget.Pos())
 	}
-	restore()
+	fs.restore(saved)
 	fs.stmts(s.Handler)
 	fs.place(endL)
 }
@@ -659,7 +670,7 @@ func (fs *fstate) tryStmt(s *syntax.TryStmt) {
 // right side of `assign = call(...)`. With want the result stays on the
 // stack (call inside an expression) and nothing is stored to assign.
 func (fs *fstate) call(call *syntax.CallExpr, assign *syntax.Ident, want bool) {
-	defer fs.at(call.Pos())()
+	defer fs.restore(fs.move(call.Pos()))
 	store := func() {
 		switch {
 		case want:
@@ -808,18 +819,23 @@ func (fs *fstate) command(call *syntax.CallExpr, cmd int, assign *syntax.Ident, 
 		}
 	}
 	fs.emit(CMD, uint32(cmd), uint32(n))
-	var stores []*syntax.Ident
+	type store struct {
+		name string
+		pos  syntax.Pos
+	}
+	var buf [2]store
+	stores := buf[:0]
 	if target != "" {
-		stores = append(stores, &syntax.Ident{NamePos: targetPos, Name: target})
+		stores = append(stores, store{target, targetPos})
 	}
 	if assign != nil && spec.Context && !want {
-		stores = append(stores, assign)
+		stores = append(stores, store{assign.Name, assign.Pos()})
 	}
 	for i, s := range stores {
 		if want || i < len(stores)-1 {
 			fs.emit(DUP, 0, 0)
 		}
-		fs.storeName(s.Name, s.Pos())
+		fs.storeName(s.name, s.pos)
 	}
 	if len(stores) == 0 && !want {
 		fs.emit(POP, 0, 0)
@@ -884,12 +900,52 @@ func (fs *fstate) emitConst(k Const) {
 	}
 }
 
-var binOps = map[syntax.Token]Op{
-	syntax.ADD: ADD, syntax.SUB: SUB, syntax.MUL: MUL, syntax.QUO: DIV, syntax.REM: MOD,
-	syntax.POW: POW, syntax.AMP: BAND, syntax.PIPE: BOR, syntax.CARET: BXOR,
-	syntax.SHL: SHL, syntax.SHR: SHR, syntax.EQL: EQ, syntax.NEQ: NE, syntax.LSS: LT,
-	syntax.LEQ: LE, syntax.GTR: GT, syntax.GEQ: GE, syntax.IN: IN, syntax.NOT_IN: NOTIN,
-	syntax.IS: IS, syntax.IS_NOT: ISNOT,
+func binOp(t syntax.Token) (Op, bool) {
+	switch t {
+	case syntax.ADD:
+		return ADD, true
+	case syntax.SUB:
+		return SUB, true
+	case syntax.MUL:
+		return MUL, true
+	case syntax.QUO:
+		return DIV, true
+	case syntax.REM:
+		return MOD, true
+	case syntax.POW:
+		return POW, true
+	case syntax.AMP:
+		return BAND, true
+	case syntax.PIPE:
+		return BOR, true
+	case syntax.CARET:
+		return BXOR, true
+	case syntax.SHL:
+		return SHL, true
+	case syntax.SHR:
+		return SHR, true
+	case syntax.EQL:
+		return EQ, true
+	case syntax.NEQ:
+		return NE, true
+	case syntax.LSS:
+		return LT, true
+	case syntax.LEQ:
+		return LE, true
+	case syntax.GTR:
+		return GT, true
+	case syntax.GEQ:
+		return GE, true
+	case syntax.IN:
+		return IN, true
+	case syntax.NOT_IN:
+		return NOTIN, true
+	case syntax.IS:
+		return IS, true
+	case syntax.IS_NOT:
+		return ISNOT, true
+	}
+	return NOP, false
 }
 
 func (fs *fstate) expr(e syntax.Expr) {
@@ -905,7 +961,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 	defer fs.leave()
 	if !fs.c.opts.NoOptimize {
 		if k, ok := fold(e); ok {
-			defer fs.at(e.Pos())()
+			defer fs.restore(fs.move(e.Pos()))
 			fs.emitConst(k)
 			return
 		}
@@ -914,17 +970,17 @@ func (fs *fstate) expr(e syntax.Expr) {
 	case *syntax.Ident:
 		fs.loadName(x.Name, x.Pos())
 	case *syntax.GlobalIdent:
-		defer fs.at(x.Pos())()
+		defer fs.restore(fs.move(x.Pos()))
 		fs.emit(LOADG, fs.c.global(x.Name), 0)
 	case *syntax.BasicLit:
-		defer fs.at(x.Pos())()
+		defer fs.restore(fs.move(x.Pos()))
 		k, err := literal(x)
 		if err != nil {
 			fs.c.errorf(x.Pos(), "%v", err)
 		}
 		fs.emitConst(k)
 	case *syntax.TemplateLit:
-		defer fs.at(x.Pos())()
+		defer fs.restore(fs.move(x.Pos()))
 		n := 0
 		for _, p := range x.Parts {
 			if p.Name == "" {
@@ -942,19 +998,19 @@ func (fs *fstate) expr(e syntax.Expr) {
 		fs.c.errorf(x.Pos(), "operator %s is only allowed as the comparator of if()", x.Op)
 		fs.emit(NONE, 0, 0)
 	case *syntax.ListLit:
-		defer fs.at(x.Pos())()
+		defer fs.restore(fs.move(x.Pos()))
 		for _, el := range x.Elems {
 			fs.expr(el)
 		}
 		fs.emit(LIST, uint32(len(x.Elems)), 0)
 	case *syntax.TupleLit:
-		defer fs.at(x.Pos())()
+		defer fs.restore(fs.move(x.Pos()))
 		for _, el := range x.Elems {
 			fs.expr(el)
 		}
 		fs.emit(LIST, uint32(len(x.Elems)), 1)
 	case *syntax.DictLit:
-		defer fs.at(x.Pos())()
+		defer fs.restore(fs.move(x.Pos()))
 		if len(x.Keys) != len(x.Values) {
 			fs.c.errorf(x.Pos(), "malformed dict literal")
 			fs.emit(NONE, 0, 0)
@@ -969,7 +1025,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 		fs.expr(x.X)
 	case *syntax.UnaryExpr:
 		fs.expr(x.X)
-		defer fs.at(x.OpPos)()
+		defer fs.restore(fs.move(x.OpPos))
 		switch x.Op {
 		case syntax.SUB:
 			fs.emit(NEG, 0, 0)
@@ -990,14 +1046,14 @@ func (fs *fstate) expr(e syntax.Expr) {
 			if x.Op == syntax.OR {
 				op = JUMPTKEEP
 			}
-			restore := fs.at(x.OpPos)
+			saved := fs.move(x.OpPos)
 			fs.emitJump(op, 0, l)
-			restore()
+			fs.restore(saved)
 			fs.expr(x.Y)
 			fs.place(l)
 			return
 		}
-		op, ok := binOps[x.Op]
+		op, ok := binOp(x.Op)
 		if !ok {
 			fs.c.errorf(x.OpPos, "unknown binary operator")
 			fs.emit(NONE, 0, 0)
@@ -1005,7 +1061,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 		}
 		fs.expr(x.X)
 		fs.expr(x.Y)
-		defer fs.at(x.OpPos)()
+		defer fs.restore(fs.move(x.OpPos))
 		fs.emit(op, 0, 0)
 	case *syntax.CondExpr:
 		fs.expr(x.Cond)
@@ -1020,7 +1076,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 	case *syntax.IndexExpr:
 		fs.expr(x.X)
 		fs.expr(x.Index)
-		defer fs.at(x.Lbrack)()
+		defer fs.restore(fs.move(x.Lbrack))
 		fs.emit(INDEX, 0, 0)
 	case *syntax.SliceExpr:
 		fs.expr(x.X)
@@ -1031,7 +1087,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 				mask |= 1 << i
 			}
 		}
-		defer fs.at(x.Lbrack)()
+		defer fs.restore(fs.move(x.Lbrack))
 		fs.emit(SLICE, mask, 0)
 	case *syntax.AttrExpr:
 		fs.expr(x.X)
@@ -1039,7 +1095,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 			fs.c.errorf(x.Pos(), "missing attribute name")
 			return
 		}
-		defer fs.at(x.Name.Pos())()
+		defer fs.restore(fs.move(x.Name.Pos()))
 		fs.emit(ATTR, fs.c.str(x.Name.Name), 0)
 	case *syntax.CallExpr:
 		fs.call(x, nil, true)
@@ -1108,6 +1164,7 @@ func (fs *fstate) finish() {
 	fn.MaxStack = fs.max + 2
 	// Resolve labels.
 	fn.Code = make([]Instr, len(fs.code))
+	fn.Lines = make([]LineEntry, 0, len(fs.code)/2+1)
 	var last syntax.Pos
 	for i, in := range fs.code {
 		b := in.b

@@ -37,6 +37,8 @@ type Program struct {
 	Calls []string
 	// Host reports whether the program may call a Host command.
 	Host bool
+
+	index map[string]int // global name → slot, when known
 }
 
 // Func is one compiled function (or the top level).
@@ -71,8 +73,12 @@ func (f *Func) PosAt(pc int) syntax.Pos {
 	return f.Lines[i-1].Pos
 }
 
-// GlobalIndex returns a map from global name to slot.
+// GlobalIndex returns a map from global name to slot. The map is shared:
+// callers must not modify it.
 func (p *Program) GlobalIndex() map[string]int {
+	if p.index != nil {
+		return p.index
+	}
 	m := make(map[string]int, len(p.Globals))
 	for i, g := range p.Globals {
 		m[g] = i
