@@ -334,7 +334,11 @@ func (m *Machine) exec() (result error) {
 						err = fatal(ErrCallDepth)
 						break
 					}
-					m.stack = append(m.stack[:len(m.stack)], make([]Value, need+len(m.stack))...)
+					grow := need + len(stack)
+					if err = m.charge(int64(grow) * valueSize); err != nil {
+						break
+					}
+					m.stack = append(m.stack[:len(m.stack)], make([]Value, grow)...)
 					m.stack = m.stack[:cap(m.stack)]
 					stack = m.stack
 				}
