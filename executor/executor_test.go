@@ -169,7 +169,7 @@ type fakeRequest struct {
 	reply bus.Reply
 }
 
-func (f *fakeRequest) Respond([]byte, ...micro.RespondOpt) error { return nil }
+func (f *fakeRequest) Respond([]byte, ...micro.RespondOpt) error  { return nil }
 func (f *fakeRequest) RespondJSON(any, ...micro.RespondOpt) error { return nil }
 func (f *fakeRequest) Error(code, _ string, data []byte, _ ...micro.RespondOpt) error {
 	f.code = code
