@@ -149,6 +149,26 @@ func (x *executeAPI) putState(st *execState) {
 // handler returns (fasthttp reuses its buffers afterwards).
 func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// acceptsJSON reports whether a request may be read as JSON: its
+// Content-Type is JSON or absent, or (as AVAP Lite, which ignores the
+// header, and `curl -d` users expect) it is form-urlencoded or text/plain
+// while the body is a JSON object.
+func acceptsJSON(ct, body []byte) bool {
+	if isJSON(ct) {
+		return true
+	}
+	mt := ct
+	if i := bytes.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	mt = bytes.TrimSpace(mt)
+	if bytes.EqualFold(mt, []byte("application/x-www-form-urlencoded")) || bytes.EqualFold(mt, []byte("text/plain")) {
+		b := bytes.TrimLeft(body, " \t\r\n")
+		return len(b) > 0 && b[0] == '{'
+	}
+	return false
+}
+
 // isJSON reports whether a Content-Type is JSON (or absent).
 func isJSON(ct []byte) bool {
 	if len(ct) == 0 {
@@ -164,7 +184,7 @@ func isJSON(ct []byte) bool {
 
 // handleExecute serves POST /api/v1/execute.
 func (x *executeAPI) handleExecute(c *fiber.Ctx) error {
-	if !isJSON(c.Request().Header.ContentType()) {
+	if !acceptsJSON(c.Request().Header.ContentType(), c.Body()) {
 		return x.sendError(c, nil, bus.CodeUnsupportedMedia, "content type must be application/json")
 	}
 	st := x.getState()

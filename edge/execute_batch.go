@@ -15,7 +15,7 @@ import (
 // queue group); the answer lists one envelope per item, in request order,
 // each with its own "status". A failing item never fails the others.
 func (x *executeAPI) handleBatch(c *fiber.Ctx) error {
-	if !isJSON(c.Request().Header.ContentType()) {
+	if !acceptsJSON(c.Request().Header.ContentType(), c.Body()) {
 		return x.sendError(c, nil, bus.CodeUnsupportedMedia, "content type must be application/json")
 	}
 	body := c.Body()

@@ -17,7 +17,7 @@ const compileTimeout = 10 * time.Second
 // an executor compile-checks the script and stores it under name, so
 // {"command": name} runs it. Syntax errors answer 400 with their position.
 func (x *executeAPI) handleCompile(c *fiber.Ctx) error {
-	if !isJSON(c.Request().Header.ContentType()) {
+	if !acceptsJSON(c.Request().Header.ContentType(), c.Body()) {
 		return x.sendError(c, nil, bus.CodeUnsupportedMedia, "content type must be application/json")
 	}
 	st := x.getState()

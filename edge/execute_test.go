@@ -160,7 +160,8 @@ func TestExecuteRequestErrors(t *testing.T) {
 		"script type":    {"application/json", `{"script":5}`, 400, "AVAP_BAD_REQUEST"},
 		"variables type": {"application/json", `{"script":"a","variables":[1]}`, 400, "AVAP_BAD_REQUEST"},
 		"limits unknown": {"application/json", `{"script":"a","limits":{"steps":1}}`, 400, "AVAP_BAD_REQUEST"},
-		"media":          {"text/plain", `{"script":"a"}`, 415, "AVAP_UNSUPPORTED_MEDIA"},
+		"media":          {"application/xml", `{"script":"a"}`, 415, "AVAP_UNSUPPORTED_MEDIA"},
+		"form not json":  {"application/x-www-form-urlencoded", `script=a`, 415, "AVAP_UNSUPPORTED_MEDIA"},
 	} {
 		resp, m := post(t, s, "/api/v1/execute", tc.ctype, tc.body)
 		if resp.StatusCode != tc.status || m["success"] != false || (tc.code != "" && m["code"] != tc.code) {

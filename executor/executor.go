@@ -52,6 +52,8 @@ type Executor struct {
 	wg sync.WaitGroup // worker goroutines
 
 	stats counters
+
+	defaults atomic.Pointer[vm.Limits] // limits of requests that set none; SetDefaultLimits swaps it
 }
 
 type namedEntry struct {
@@ -104,6 +106,7 @@ func New(opts Options) (*Executor, error) {
 		stopped: make(chan struct{}),
 	}
 	e.machines.New = func() any { return vm.NewMachine() }
+	e.SetDefaultLimits(opts.DefaultLimits)
 	e.runCtx, e.cancelRun = context.WithCancelCause(context.Background())
 	for _, l := range bus.Lanes() {
 		subj, err := bus.ExecSubject(l)
@@ -121,6 +124,20 @@ func New(opts Options) (*Executor, error) {
 		e.lanes[laneIndex(l)] = &lane{name: l, subject: subj, workers: workers, q: make(chan job, qs)}
 	}
 	return e, nil
+}
+
+// SetDefaultLimits changes the limits of runs that do not set their own
+// (a config reload); zero fields take vm.DefaultLimits() and every field is
+// capped by Options.MaxLimits. Runs already going keep their limits.
+func (e *Executor) SetDefaultLimits(l vm.Limits) {
+	l = fill(l, vm.DefaultLimits())
+	mx := e.opts.MaxLimits
+	l.MaxSteps = min(l.MaxSteps, mx.MaxSteps)
+	l.Timeout = min(l.Timeout, mx.Timeout)
+	l.MaxMemoryBytes = min(l.MaxMemoryBytes, mx.MaxMemoryBytes)
+	l.MaxCallDepth = min(l.MaxCallDepth, mx.MaxCallDepth)
+	l.MaxOutputBytes = min(l.MaxOutputBytes, mx.MaxOutputBytes)
+	e.defaults.Store(&l)
 }
 
 // ID returns the executor id (the micro service instance id); "" before Start.
@@ -187,7 +204,10 @@ func (e *Executor) Start(ctx context.Context) error {
 		return fmt.Errorf("executor: add compile endpoint: %w", err)
 	}
 	// Make sure the server knows our subscriptions before we report ready.
-	if err := e.nc.FlushWithContext(ctx); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second) // Flush needs a deadline
+	err = e.nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil {
 		_ = svc.Stop()
 		e.stopWorkers()
 		return fmt.Errorf("executor: flush: %w", err)

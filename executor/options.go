@@ -42,8 +42,8 @@ type Options struct {
 	// DefaultLimits apply to a request that does not set a limit; zero
 	// fields take vm.DefaultLimits().
 	DefaultLimits vm.Limits
-	// MaxLimits cap what a request may ask for; zero fields equal the
-	// corresponding default (requests may only lower them).
+	// MaxLimits cap what a request may ask for; zero fields take
+	// vm.DefaultLimits(), and no field is below the default.
 	MaxLimits vm.Limits
 
 	CompileOptions vm.CompileOptions // bounds on compiling one script
@@ -96,7 +96,14 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("executor: queue size %d < 0", o.QueueSize)
 	}
 	o.DefaultLimits = fill(o.DefaultLimits, vm.DefaultLimits())
-	o.MaxLimits = fill(o.MaxLimits, o.DefaultLimits)
+	o.MaxLimits = fill(o.MaxLimits, vm.DefaultLimits())
+	o.MaxLimits = vm.Limits{ // the maxima are never below the defaults
+		MaxSteps:       max(o.MaxLimits.MaxSteps, o.DefaultLimits.MaxSteps),
+		Timeout:        max(o.MaxLimits.Timeout, o.DefaultLimits.Timeout),
+		MaxMemoryBytes: max(o.MaxLimits.MaxMemoryBytes, o.DefaultLimits.MaxMemoryBytes),
+		MaxCallDepth:   max(o.MaxLimits.MaxCallDepth, o.DefaultLimits.MaxCallDepth),
+		MaxOutputBytes: max(o.MaxLimits.MaxOutputBytes, o.DefaultLimits.MaxOutputBytes),
+	}
 	return nil
 }
 

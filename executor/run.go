@@ -120,7 +120,7 @@ func params(ps []bus.Param) []vm.Param {
 
 // limits merges the request's limits with the defaults, capped by the maxima.
 func (e *Executor) limits(r *bus.Limits) vm.Limits {
-	l, mx := e.opts.DefaultLimits, e.opts.MaxLimits
+	l, mx := *e.defaults.Load(), e.opts.MaxLimits
 	if r.MaxSteps > 0 {
 		l.MaxSteps = min(r.MaxSteps, mx.MaxSteps)
 	}

@@ -20,6 +20,11 @@ func newEdge(w wiring) (component, error) {
 		Logger:        w.Log,
 		Conn:          w.Conn,
 		Checks:        w.Checks,
+		Execute: edge.ExecuteOptions{
+			ScriptTimeout: cfg.Executor.Limits.Timeout,
+			MaxTimeout:    cfg.Executor.MaxLimits.Timeout,
+		},
+		InfoExtra: edge.MeshInfo(w.Conn, 0),
 		Info: edge.Info{
 			Name:      "avap",
 			Version:   w.Build.Version,

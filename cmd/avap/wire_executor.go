@@ -1,13 +1,54 @@
 package main
 
+import (
+	"github.com/avapmesh/avap/executor"
+)
+
 // newExecutor builds the executor component for `avap serve` and
-// `avap executor`. It runs after the NATS connection is up (w.Conn is set).
-//
-// Hook for the mesh engineer (issue 4): replace the placeholder with
-// executor.New(executor.Options{Conn: w.Conn, Logger: w.Log, ...}) built
-// from w.Config.Current().Executor; *executor.Executor already satisfies
-// component. Register a w.Config.OnReload hook (or read Current() per run)
-// for executor.limits, which SIGHUP may change.
+// `avap executor`. It runs after the NATS connection is up (w.Conn is set):
+// in-process under serve, nats.url otherwise. executor.limits is
+// reloadable: the hook swaps the defaults for new runs.
 func newExecutor(w wiring) (component, error) {
-	return newPlaceholder("executor", w.Log), nil
+	cfg := w.Config.Current()
+	e, err := executor.New(executor.Options{
+		Conn:          w.Conn,
+		Logger:        w.Log,
+		Version:       semver(w.Build.Version),
+		Workers:       cfg.Executor.Workers,
+		QueueSize:     cfg.Executor.QueueSize,
+		GracePeriod:   cfg.Executor.Grace,
+		DefaultLimits: cfg.Executor.Limits.vmLimits(),
+		MaxLimits:     cfg.Executor.MaxLimits.vmLimits(),
+		Metadata:      map[string]string{"node_id": w.NodeID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.Config.OnReload(func(_, cur *Config) { e.SetDefaultLimits(cur.Executor.Limits.vmLimits()) })
+	return e, nil
+}
+
+// semver makes a build version acceptable to micro ("v0.1.0" -> "0.1.0";
+// "dev" -> "0.0.0-dev").
+func semver(v string) string {
+	if len(v) > 1 && v[0] == 'v' && v[1] >= '0' && v[1] <= '9' {
+		v = v[1:]
+	}
+	if v == "" || v[0] < '0' || v[0] > '9' {
+		return "0.0.0-" + sanitizeSemverTag(v)
+	}
+	return v
+}
+
+func sanitizeSemverTag(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			b[i] = '-'
+		}
+	}
+	if len(b) == 0 {
+		return "dev"
+	}
+	return string(b)
 }
