@@ -25,7 +25,7 @@ import (
 const corpusDir = "../../shared/avap/corpus"
 
 // stack starts the full path edge -> NATS (in-process) -> executor -> VM.
-func stack(t *testing.T, eo executor.Options) *edge.Server {
+func stack(t testing.TB, eo executor.Options) *edge.Server {
 	t.Helper()
 	s := natstest.RunInProcess(t)
 	nc, err := nats.Connect("", nats.InProcessServer(s))
@@ -42,7 +42,11 @@ func stack(t *testing.T, eo executor.Options) *edge.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ex.Shutdown(context.Background()) })
-	return newServer(t, edge.Options{Conn: nc, InfoExtra: edge.MeshInfo(nc, 100*time.Millisecond)})
+	srv, err := edge.New(edge.Options{Addr: "127.0.0.1:0", Conn: nc, InfoExtra: edge.MeshInfo(nc, 100*time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
 
 type corpusCase struct {
