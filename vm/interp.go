@@ -560,6 +560,54 @@ func (m *Machine) exec() (result error) {
 				}
 				globals[a] = v
 				continue
+			case compile.INCGG:
+				a := ins.A()
+				x, y := globals[a], globals[ins.B()]
+				if x.k == KindInt && y.k == KindInt {
+					if r, ok := addInt(int64(x.n), int64(y.n)); ok {
+						globals[a].n = uint64(r)
+						continue
+					}
+				}
+				if x.k == kindUndef {
+					err = m.errorf("name '%s' is not defined", m.globalName(int(a)))
+					break
+				}
+				if y.k == kindUndef {
+					err = m.errorf("name '%s' is not defined", m.globalName(int(ins.B())))
+					break
+				}
+				var v Value
+				if v, err = m.binary('+', x, y); err != nil {
+					break
+				}
+				globals[a] = v
+				continue
+			case compile.INCLL:
+				a := base + int(ins.A())
+				x, y := stack[a], stack[base+int(ins.B())]
+				if x.k == KindInt && y.k == KindInt {
+					if r, ok := addInt(int64(x.n), int64(y.n)); ok {
+						stack[a].n = uint64(r)
+						continue
+					}
+				}
+				if x.k == kindUndef {
+					if x, err = m.fallback(fn, ins.A(), globals, false); err != nil {
+						break
+					}
+				}
+				if y.k == kindUndef {
+					if y, err = m.fallback(fn, ins.B(), globals, false); err != nil {
+						break
+					}
+				}
+				var v Value
+				if v, err = m.binary('+', x, y); err != nil {
+					break
+				}
+				stack[a] = v
+				continue
 			case compile.INCL:
 				a := base + int(ins.A())
 				x, y := stack[a], consts[ins.B()]

@@ -361,7 +361,7 @@ func (fs *fstate) place(l int) { fs.labels[l] = len(fs.code) }
 // stackEffect returns the change of the operand stack depth.
 func stackEffect(op Op, a, b uint32) int {
 	switch op {
-	case NOP, JUMP, FORNEXT, FORSETL, FORSETG, TRY, ENDTRY, INCG, INCL:
+	case NOP, JUMP, FORNEXT, FORSETL, FORSETG, TRY, ENDTRY, INCG, INCL, INCGG, INCLL:
 		return 0
 	case CONST, NONE, TRUE, FALSE, SMALL, DUP, LOADL, LOADG, OPTL, OPTG, LOADTMP, ERRMSG,
 		ADDLK, SUBLK, ADDGG, ADDLL, CMPLK, CMPGK, UNKNOWN, FAIL:

@@ -53,9 +53,9 @@ func (p *Program) Disassemble(w io.Writer) {
 				fmt.Fprintf(w, " %s %s", localName(f, in.A()), p.constString(in.B()))
 			case INCG:
 				fmt.Fprintf(w, " %s %s", p.Globals[in.A()], p.constString(in.B()))
-			case ADDGG:
+			case ADDGG, INCGG:
 				fmt.Fprintf(w, " %s %s", p.Globals[in.A()], p.Globals[in.B()])
-			case ADDLL:
+			case ADDLL, INCLL:
 				fmt.Fprintf(w, " %s %s", localName(f, in.A()), localName(f, in.B()))
 			case CMPLK:
 				fmt.Fprintf(w, " %s %s %s", localName(f, in.A()), Comparator(in.B()>>24), p.constString(in.B()&0xFFFFFF))

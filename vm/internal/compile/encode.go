@@ -333,9 +333,9 @@ func Verify(p *Program) error {
 				ok = local(a) && konst(b)
 			case INCG:
 				ok = global(a) && konst(b)
-			case ADDGG:
+			case ADDGG, INCGG:
 				ok = global(a) && global(b)
-			case ADDLL:
+			case ADDLL, INCLL:
 				ok = local(a) && local(b)
 			case ADDSTG:
 				ok = global(a)

@@ -110,6 +110,8 @@ const (
 	ADDSTG // x y → –             G[A] = x + y
 	ADDSTL // x y → –             L[A] = x + y
 	CMPLK  // → bool              CMP(v, K[B&0xFFFFFF]) with comparator B>>24, v = L[A] | G[Fallback[A]] | LocalNames[A] as text (fused OPTL ORTEXT CONST CMP)
+	INCGG  // –  → –              G[A] = G[A] + G[B]   (x = x + y with globals)
+	INCLL  // –  → –              L[A] = L[A] + L[B]   (x = x + y with locals)
 	CMPGK  // → bool              CMP(v, K[B&0xFFFFFF]) with comparator B>>24, v = G[A] | Globals[A] as text (fused OPTG ORTEXT CONST CMP)
 
 	numOps
@@ -133,7 +135,7 @@ var opNames = [...]string{
 	FORPREP: "FORPREP", FORNEXT: "FORNEXT", FORSETL: "FORSETL", FORSETG: "FORSETG",
 	TRY: "TRY", ENDTRY: "ENDTRY", ERRMSG: "ERRMSG", RESULT: "RESULT", FAIL: "FAIL",
 	ADDLK: "ADDLK", SUBLK: "SUBLK", ADDGG: "ADDGG", ADDLL: "ADDLL",
-	INCG: "INCG", INCL: "INCL", ADDSTG: "ADDSTG", ADDSTL: "ADDSTL", CMPLK: "CMPLK", CMPGK: "CMPGK",
+	INCG: "INCG", INCL: "INCL", ADDSTG: "ADDSTG", ADDSTL: "ADDSTL", CMPLK: "CMPLK", CMPGK: "CMPGK", INCGG: "INCGG", INCLL: "INCLL",
 }
 
 func (op Op) String() string {

@@ -46,6 +46,14 @@ func (fs *fstate) peephole() {
 					}
 					in = ins{op: fused, a: in.a, b: nx.a, pos: op.pos}
 					n = 4
+				case free(i+3) && nx.op == in.op && op.op == ADD && code[i+3].a == in.a &&
+					(in.op == LOADG && code[i+3].op == STOREG || in.op == LOADL && code[i+3].op == STOREL):
+					fused := INCGG
+					if in.op == LOADL {
+						fused = INCLL
+					}
+					in = ins{op: fused, a: in.a, b: nx.a, pos: op.pos}
+					n = 4
 				case in.op == LOADL && nx.op == CONST && op.op == ADD:
 					in = ins{op: ADDLK, a: in.a, b: nx.a, pos: op.pos}
 					n = 3
