@@ -90,5 +90,5 @@ type Result struct {
 type Stats struct {
 	Steps      int64         // instructions executed
 	Duration   time.Duration // wall clock of Run
-	PeakMemory int64         // highest memory charge seen, bytes
+	PeakMemory int64         // bytes charged to the memory budget (never credited back, so the total the run allocated)
 }
