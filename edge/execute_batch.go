@@ -51,6 +51,7 @@ func (x *executeAPI) handleBatch(c *fiber.Ctx) error {
 	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
 		query = append(query, bus.Param{Name: b2s(k), Value: b2s(v)})
 	})
+	ctx := c.UserContext() // read once: Fiber sets it lazily, not safe from the item goroutines
 	states := make([]*execState, len(items))
 	var wg sync.WaitGroup
 	for i, it := range items {
@@ -63,7 +64,7 @@ func (x *executeAPI) handleBatch(c *fiber.Ctx) error {
 		st.req.Query = query
 		st.req.ID = rid + "/" + strconv.Itoa(i)
 		st.req.Lane = bus.LaneBatch
-		wg.Go(func() { x.exec(c.UserContext(), st) })
+		wg.Go(func() { x.exec(ctx, st) })
 	}
 	wg.Wait()
 
