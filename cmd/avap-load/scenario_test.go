@@ -60,9 +60,14 @@ func TestChecks(t *testing.T) {
 			t.Errorf("%d %s: err %v, want %q", tc.status, tc.body, err, tc.want)
 		}
 	}
-	params := checkResult(201, "out", map[string]any{"user": "alice", "quantity": "3", "state": "ok"})
-	if err := params(201, []byte(`{"success":true,"result":{"out":{"state":"ok","user":"alice","quantity":"3"}}}`)); err != nil {
+	params := checkResultField(201, "out", "user", "alice")
+	if err := params(201, []byte(`{"success":true,"result":{"out":{"status":"ok","user":"alice","quantity":3}}}`)); err != nil {
 		t.Errorf("params: %v", err)
+	}
+	for _, bad := range []string{`{"success":true,"result":{"out":{"user":null}}}`, `{"success":true,"result":{"out":1}}`} {
+		if err := params(201, []byte(bad)); err == nil {
+			t.Errorf("params %s: no error", bad)
+		}
 	}
 
 	batch := checkBatch(2)
