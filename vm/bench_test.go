@@ -2,6 +2,8 @@ package vm_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/avapmesh/avap/vm"
@@ -66,6 +68,13 @@ func benchAVAP(b *testing.B, src, check string, want int64) {
 	m := vm.NewMachine()
 	lim := vm.Limits{MaxSteps: 1 << 40, Timeout: 1 << 40}
 	ctx := context.Background()
+	res, err := m.Run(ctx, p, nil, lim)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if want := fmt.Sprintf("%q:%d", check, want); !strings.Contains(string(res.Variables), want) {
+		b.Fatalf("variables %s, want %s", res.Variables, want)
+	}
 	b.ResetTimer()
 	for b.Loop() {
 		res, err := m.Run(ctx, p, nil, lim)
