@@ -30,7 +30,6 @@ func (m *Machine) exec() (result error) {
 	for i := base; i < sp; i++ {
 		stack[i] = undef
 	}
-	defer func() { m.steps = steps }()
 
 	for {
 		if steps >= limit || m.cancel.Load() != nil {
@@ -359,6 +358,7 @@ func (m *Machine) exec() (result error) {
 				}
 				if depth == 0 {
 					fr.pc = pc
+					m.steps = steps
 					return nil
 				}
 				sp = base
@@ -694,6 +694,7 @@ func (m *Machine) exec() (result error) {
 			err = nil
 			continue
 		}
+		m.steps = steps
 		return m.evalError(err, fn.PosAt(pc-1))
 	}
 }
