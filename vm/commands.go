@@ -135,7 +135,46 @@ func (m *Machine) hostCall(name string, args []Value) (Value, error) {
 	if v.k == kindUndef {
 		v = None
 	}
+	if err := m.chargeValue(v, 0); err != nil {
+		return None, err
+	}
 	return v, nil
+}
+
+// chargeValue charges the memory budget for a value made outside the
+// machine (a Host result).
+func (m *Machine) chargeValue(v Value, depth int) error {
+	if depth > maxNest {
+		return m.errorf("value nested too deeply (or cyclic)")
+	}
+	switch v.k {
+	case KindString:
+		return m.charge(int64(v.n) + 16)
+	case KindList:
+		el := v.list().elems
+		if err := m.chargeList(len(el)); err != nil {
+			return err
+		}
+		for _, e := range el {
+			if err := m.chargeValue(e, depth+1); err != nil {
+				return err
+			}
+		}
+	case KindDict:
+		d := v.dict()
+		if err := m.charge(int64(len(d.entries))*64 + 64); err != nil {
+			return err
+		}
+		for _, e := range d.entries {
+			if err := m.charge(int64(len(e.key))); err != nil {
+				return err
+			}
+			if err := m.chargeValue(e.val, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // addResult publishes a copy of v under name (copy on call).

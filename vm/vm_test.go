@@ -572,3 +572,11 @@ func TestDeps(t *testing.T) {
 		}
 	}
 }
+
+func TestHostResultCharged(t *testing.T) {
+	host := hostFunc(func(ctx context.Context, cmd string, args []vm.Value) (vm.Value, error) {
+		return vm.String(strings.Repeat("x", 1<<20)), nil
+	})
+	_, err := run(t, "RequestGet(\"u\", \"\", \"\", r)\n", &vm.Input{Host: host}, vm.Limits{MaxMemoryBytes: 1 << 19})
+	evalErr(t, err, vm.ErrMemoryLimit)
+}
