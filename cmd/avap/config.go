@@ -166,7 +166,7 @@ func (b *ByteSize) UnmarshalText(text []byte) error {
 		"k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30,
 	}[unit]
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || mult == 0 {
+	if err != nil || mult == 0 || n < 0 {
 		return fmt.Errorf("invalid size %q (want e.g. 1048576, 512KiB, 4MiB)", s)
 	}
 	if n > (1<<62)/mult {

@@ -133,10 +133,10 @@ func loadConfig(src configSource) (*loadResult, error) {
 			ck, ok := known[k]
 			switch {
 			case !ok:
-				problems = append(problems, fmt.Sprintf("%s: %s", src.File, unknownKey(k, keys)))
+				problems = append(problems, fmt.Sprintf("file %s: %s", src.File, unknownKey(k, keys)))
 				fk.Delete(k)
 			case ck.Secret:
-				problems = append(problems, fmt.Sprintf("%s: %s is a secret and may not be set in the config file; use %s or %s_file",
+				problems = append(problems, fmt.Sprintf("file %s: %s is a secret and may not be set in the config file; use %s or %s_file",
 					src.File, k, ck.Env, k))
 				fk.Delete(k)
 			default:
@@ -171,7 +171,7 @@ func loadConfig(src configSource) (*loadResult, error) {
 	flagMap := map[string]any{}
 	for k, v := range src.Flags {
 		flagMap[k] = v
-		res.Origin[k] = "flag"
+		res.Origin[k] = "flag --" + strings.ReplaceAll(strings.ReplaceAll(k, ".", "-"), "_", "-")
 	}
 	if err := ko.Load(confmap.Provider(flagMap, "."), nil); err != nil {
 		return nil, fmt.Errorf("load flags: %w", err)
@@ -192,15 +192,26 @@ func loadConfig(src configSource) (*loadResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Problems are "<origin>: <key>: <msg>", origin being where the bad
+	// value came from (file, env variable or flag); a key whose value did
+	// not decode is not validated again.
+	format := func(p problem) string {
+		if o, ok := res.Origin[p.key]; ok {
+			return fmt.Sprintf("%s: %s: %s", o, p.key, p.msg)
+		}
+		return fmt.Sprintf("%s: %s", p.key, p.msg)
+	}
+	undecoded := map[string]bool{}
 	if err := dec.Decode(ko.Raw()); err != nil {
-		problems = append(problems, decodeProblems(err, res.Origin)...)
+		for _, p := range decodeProblems(err) {
+			undecoded[p.key] = true
+			problems = append(problems, format(p))
+		}
 	}
 	problems = append(problems, cfg.resolve()...)
 	for _, p := range cfg.validate() {
-		if o, ok := res.Origin[p.key]; ok {
-			problems = append(problems, fmt.Sprintf("%s (from %s): %s", p.key, o, p.msg))
-		} else {
-			problems = append(problems, fmt.Sprintf("%s: %s", p.key, p.msg))
+		if !undecoded[p.key] {
+			problems = append(problems, format(p))
 		}
 	}
 	if len(problems) > 0 {
@@ -250,10 +261,9 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// decodeProblems splits a mapstructure error into one line per field,
-// naming where the bad value came from.
-func decodeProblems(err error, origin map[string]string) []string {
-	var errs []error
+// decodeProblems splits a mapstructure error into one problem per field.
+func decodeProblems(err error) []problem {
+	var out []problem
 	var walk func(error)
 	walk = func(e error) {
 		if j, ok := e.(interface{ Unwrap() []error }); ok {
@@ -262,13 +272,7 @@ func decodeProblems(err error, origin map[string]string) []string {
 			}
 			return
 		}
-		errs = append(errs, e)
-	}
-	walk(err)
-	var out []string
-	for _, e := range errs {
-		msg := e.Error()
-		msg = strings.TrimPrefix(msg, "decoding failed due to the following error(s):\n\n")
+		msg := strings.TrimPrefix(e.Error(), "decoding failed due to the following error(s):\n\n")
 		for line := range strings.SplitSeq(msg, "\n") {
 			line = strings.TrimSpace(line)
 			if line == "" {
@@ -277,17 +281,15 @@ func decodeProblems(err error, origin map[string]string) []string {
 			// mapstructure names the field first: "'http.read_timeout' ...".
 			if rest, ok := strings.CutPrefix(line, "'"); ok {
 				if key, tail, ok := strings.Cut(rest, "'"); ok {
-					if o, ok := origin[key]; ok {
-						line = fmt.Sprintf("%s (from %s):%s", key, o, tail)
-					} else {
-						line = key + ":" + tail
-					}
+					out = append(out, problem{key, strings.TrimSpace(tail)})
+					continue
 				}
 			}
-			out = append(out, line)
+			out = append(out, problem{"config", line})
 		}
 	}
-	slices.Sort(out)
+	walk(err)
+	slices.SortStableFunc(out, func(a, b problem) int { return strings.Compare(a.key, b.key) })
 	return slices.Compact(out)
 }
 

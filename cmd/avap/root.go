@@ -73,8 +73,14 @@ func (a *app) main(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(a.stderr, "avap: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown ") || strings.Contains(err.Error(), "flag") {
+	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	// cobra's own command and argument errors.
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if strings.HasPrefix(err.Error(), p) {
+			return exitUsage
+		}
 	}
 	return exitError
 }
@@ -109,6 +115,7 @@ SIGHUP reloads the config file; SIGINT/SIGTERM drain and stop.`,
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.configFile, "config", "c", "", "YAML config file")
@@ -152,6 +159,7 @@ and runs scripts sent by edges.`),
 (default 127.0.0.1:4222), JetStream under data_dir, and, with
 nats.cluster.listen, routes to the other nodes of nats.cluster.routes.`),
 		a.runCommand(),
+		a.execCommand(),
 		a.checkCommand(),
 		a.versionCommand(),
 	)
@@ -165,8 +173,10 @@ func (a *app) flagConfig() map[string]string {
 	for _, f := range configFlags() {
 		names[f.flag] = f.key
 	}
-	a.persistent.Visit(func(f *pflag.Flag) {
-		if key, ok := names[f.Name]; ok {
+	// VisitAll + Changed: cobra parses persistent flags through the
+	// subcommand's flag set, so this set's Visit would see none.
+	a.persistent.VisitAll(func(f *pflag.Flag) {
+		if key, ok := names[f.Name]; ok && f.Changed {
 			m[key] = *a.flagValues[key]
 		}
 	})
