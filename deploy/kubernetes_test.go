@@ -698,4 +698,3 @@ func checkNATS(t *testing.T, b *build) {
 		}
 	}
 }
-
