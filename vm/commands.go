@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,24 @@ func (m *Machine) command(id int, args []Value) (Value, error) {
 		return m.getTimeStamp(defined(arg(0)), defined(arg(1)), defined(arg(2)))
 	case compile.CmdStampToDatetime:
 		return m.stampToDatetime(defined(arg(0)), defined(arg(1)), defined(arg(2)))
+	case compile.CmdAsyncStore:
+		id, err := m.toStr(defined(arg(0)))
+		if err != nil {
+			return None, err
+		}
+		vars := arg(1)
+		if vars.k != KindDict {
+			return None, m.errorf("go_async: bad block result")
+		}
+		m.addTask(id, task{vars: vars.dict()})
+		return None, nil
+	case compile.CmdGoStore:
+		m.goSeq++
+		id := "go:" + strconv.Itoa(m.goSeq)
+		m.addTask(id, task{result: defined(arg(0))})
+		return String(id), nil
+	case compile.CmdGather:
+		return m.gather(defined(arg(0)), args)
 	case compile.CmdAddLog, compile.CmdLog:
 		s, err := m.toStr(defined(arg(0)))
 		if err != nil {
@@ -101,6 +120,42 @@ func (m *Machine) command(id int, args []Value) (Value, error) {
 		return None, nil
 	}
 	return None, m.errorf("command %s is not implemented", spec.Name)
+}
+
+func (m *Machine) addTask(id string, t task) {
+	if m.tasks == nil {
+		m.tasks = map[string]task{}
+	}
+	m.tasks[id] = t
+}
+
+// gather returns the result of go() handle id, or merges the variables of
+// go_async block id into the globals (names starting with "_" excluded) and
+// returns None. The work already ran, so the timeout never expires. An
+// unknown id goes to the Host when there is one.
+func (m *Machine) gather(idv Value, args []Value) (Value, error) {
+	id, err := m.toStr(idv)
+	if err != nil {
+		return None, err
+	}
+	t, ok := m.tasks[id]
+	if !ok {
+		if m.in.Host != nil {
+			return m.hostCall("gather", args)
+		}
+		return None, m.errorf("gather: no task %s", string(appendPyQuote(nil, id)))
+	}
+	delete(m.tasks, id)
+	if t.vars == nil {
+		return t.result, nil
+	}
+	for _, e := range t.vars.entries {
+		if strings.HasPrefix(e.key, "_") {
+			continue
+		}
+		m.setGlobal(m.slot(e.key, true), e.val)
+	}
+	return None, nil
 }
 
 // defined turns undef into None.

@@ -451,6 +451,14 @@ func (m *Machine) exec() (result error) {
 				stack[sp] = String(m.errMsg)
 				sp++
 				continue
+			case compile.LOCALS:
+				var v Value
+				if v, err = m.locals(fn, stack[base:base+fn.NumLocals], globals); err != nil {
+					break
+				}
+				stack[sp] = v
+				sp++
+				continue
 			case compile.RESULT:
 				sp--
 				if err = m.addResult(consts[ins.A()].str(), stack[sp]); err != nil {
@@ -697,6 +705,21 @@ func (m *Machine) exec() (result error) {
 		m.steps = steps
 		return m.evalError(err, fn.PosAt(pc-1))
 	}
+}
+
+// locals returns the named, set locals of a frame as a dict (the
+// variables of a go_async block).
+func (m *Machine) locals(fn *compile.Func, slots []Value, globals []Value) (Value, error) {
+	if err := m.charge(int64(len(slots))*64 + 64); err != nil {
+		return None, err
+	}
+	d := newDict(len(slots))
+	for i, v := range slots {
+		if name := fn.LocalNames[i]; name != "" && v.k != kindUndef {
+			d.set(name, v)
+		}
+	}
+	return dictValue(d), nil
 }
 
 // maxStack bounds the value stack (slots), whatever the call depth.

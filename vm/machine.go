@@ -50,12 +50,21 @@ type Machine struct {
 	armed     bool
 	stopCtx   func() bool
 	timer     *time.Timer
+	tasks     map[string]task // go_async blocks and go() calls awaiting gather
+	goSeq     int
 	resDict   dict   // reused addResult dict
 	scratch   []byte // reused JSON buffer
 }
 
 // checkEvery is the number of steps between checkpoints of the slow path.
 const checkEvery = 1 << 12
+
+// task is the outcome of a go_async block (its variables) or of a go()
+// call (its result), kept for gather.
+type task struct {
+	vars   *dict
+	result Value
+}
 
 type cancelRec struct {
 	gen   uint64
@@ -255,6 +264,10 @@ func (m *Machine) reset(ctx context.Context, p *Program, in *Input, lim Limits) 
 	m.logs = nil
 	m.errMsg = ""
 	m.params, m.body = undef, undef
+	if len(m.tasks) > 0 {
+		clear(m.tasks)
+	}
+	m.goSeq = 0
 }
 
 // release drops references so a pooled Machine does not keep values alive.

@@ -68,6 +68,8 @@ const (
 	CmdRegisterEndpoint
 	CmdGo
 	CmdGather
+	CmdAsyncStore // internal: end of a go_async block (id, variables dict)
+	CmdGoStore    // internal: result of go(f, args...) → handle
 	NumCommands
 )
 
@@ -109,7 +111,9 @@ var commands = [NumCommands]CommandSpec{
 	CmdAvapConnector:     {Name: "avapConnector", Params: []ParamKind{pV}, Host: true, Context: true},
 	CmdRegisterEndpoint:  {Name: "registerEndpoint", Params: []ParamKind{pV, pV, pV, pV, pV, pV}, Host: true},
 	CmdGo:                {Name: "go", Params: []ParamKind{pV}, Variadic: true, Host: true, Context: true},
-	CmdGather:            {Name: "gather", Params: []ParamKind{pV, pV}, Host: true, Context: true},
+	CmdGather:            {Name: "gather", Params: []ParamKind{pV, pV}, Context: true},
+	CmdAsyncStore:        {Name: "<go_async>", Params: []ParamKind{pV, pV}},
+	CmdGoStore:           {Name: "<go>", Params: []ParamKind{pV}},
 }
 
 // Command returns the spec of command number id.

@@ -91,6 +91,10 @@ func Compile(f *syntax.File, opts Options) (*Program, []Error) {
 		}
 		c.compileFunc(fn, d, d.Body, d.Rbrace)
 	}
+	for i := 0; i < len(c.async); i++ { // blocks may nest
+		a := c.async[i]
+		c.compileAsync(a.fn, a.stmt)
+	}
 	if len(c.errs) > 0 {
 		sort.SliceStable(c.errs, func(i, j int) bool {
 			a, b := c.errs[i].Pos, c.errs[j].Pos
@@ -118,6 +122,13 @@ type compiler struct {
 	funcs   map[string]int
 	calls   map[string]bool
 	errs    []Error
+	async   []asyncBody // go_async blocks waiting to be compiled
+}
+
+// asyncBody is a go_async block compiled as a hidden function.
+type asyncBody struct {
+	fn   *Func
+	stmt *syntax.AsyncStmt
 }
 
 func (c *compiler) errorf(pos syntax.Pos, format string, args ...any) {
@@ -180,6 +191,7 @@ type fstate struct {
 	c      *compiler
 	fn     *Func
 	top    bool           // top level: every name is global
+	async  bool           // body of a go_async block
 	locals map[string]int // function: named local slots
 	code   []ins
 	labels []int // label → instruction index (-1 until placed)
@@ -212,6 +224,20 @@ func (c *compiler) compileFunc(fn *Func, d *syntax.FuncDecl, body []syntax.Stmt,
 	fs.stmts(body)
 	fs.pos = end
 	fs.emit(NONE, 0, 0)
+	fs.emit(RETURN, 0, 0)
+	fs.finish()
+}
+
+// compileAsync compiles the body of a go_async block as a function
+// without parameters whose assignments are locals; it returns the dict of
+// its variables (LOCALS) for gather to merge.
+func (c *compiler) compileAsync(fn *Func, s *syntax.AsyncStmt) {
+	fs := &fstate{c: c, fn: fn, async: true, locals: map[string]int{}, code: make([]ins, 0, 32), labels: make([]int, 0, 8)}
+	fs.collectLocals(s.Body)
+	fs.pos = s.Go
+	fs.stmts(s.Body)
+	fs.pos = s.End
+	fs.emit(LOCALS, 0, 0)
 	fs.emit(RETURN, 0, 0)
 	fs.finish()
 }
@@ -293,7 +319,7 @@ func (fs *fstate) collectLocals(stmts []syntax.Stmt) {
 			case *syntax.ReturnStmt:
 				expr(s.Value)
 			case *syntax.AsyncStmt:
-				walk(s.Body)
+				expr(s.ID) // the block itself is a separate scope
 			}
 		}
 	}
@@ -363,7 +389,7 @@ func stackEffect(op Op, a, b uint32) int {
 	switch op {
 	case NOP, JUMP, FORNEXT, FORSETL, FORSETG, TRY, ENDTRY, INCG, INCL, INCGG, INCLL:
 		return 0
-	case CONST, NONE, TRUE, FALSE, SMALL, DUP, LOADL, LOADG, OPTL, OPTG, LOADTMP, ERRMSG,
+	case CONST, NONE, TRUE, FALSE, SMALL, DUP, LOADL, LOADG, OPTL, OPTG, LOADTMP, ERRMSG, LOCALS,
 		ADDLK, SUBLK, ADDGG, ADDLL, CMPLK, CMPGK, UNKNOWN, FAIL:
 		return 1
 	case POP, STOREL, STOREG, JUMPF, JUMPT, JUMPFKEEP, JUMPTKEEP, RESULT, RETURN:
@@ -561,11 +587,23 @@ func (fs *fstate) stmt(s syntax.Stmt) {
 		} else {
 			fs.emit(NONE, 0, 0)
 		}
+		if fs.async { // leaving a go_async block early: its result is still its variables
+			fs.emit(POP, 0, 0)
+			fs.emit(LOCALS, 0, 0)
+		}
 		fs.emit(RETURN, 0, 0)
 	case *syntax.AsyncStmt:
-		fs.c.prog.Host = true
+		// The block runs to completion here, on its own scope: it reads the
+		// variables as they are now and its assignments stay in that scope
+		// until gather(id) merges them (Part A #12).
 		fs.c.calls["go_async"] = true
-		fs.emit(FAIL, fs.c.str("go_async is not available on this server"), 0)
+		fn := &Func{Name: fmt.Sprintf("go_async@%d", s.Go.Line), Pos: s.Go}
+		fi := len(fs.c.prog.Funcs)
+		fs.c.prog.Funcs = append(fs.c.prog.Funcs, fn)
+		fs.c.async = append(fs.c.async, asyncBody{fn: fn, stmt: s})
+		fs.valueArg(s.ID)
+		fs.emit(CALL, uint32(fi), 0)
+		fs.emit(CMD, CmdAsyncStore, 2)
 		fs.emit(POP, 0, 0)
 	case *syntax.ImportStmt:
 		what := "import"
@@ -722,6 +760,21 @@ func (fs *fstate) call(call *syntax.CallExpr, assign *syntax.Ident, want bool) {
 		fs.emit(BUILTIN, uint32(b), uint32(len(call.Args)))
 		store()
 		return
+	}
+	if name == "go" && len(call.Args) > 0 {
+		if f, ok := call.Args[0].(*syntax.Ident); ok {
+			if fi, user := fs.c.funcs[f.Name]; user {
+				// h = go(f, args...): run f now, keep its result for gather(h).
+				fs.c.calls["go"] = true
+				for _, a := range call.Args[1:] {
+					fs.expr(a)
+				}
+				fs.emit(CALL, uint32(fi), uint32(len(call.Args)-1))
+				fs.emit(CMD, CmdGoStore, 1)
+				store()
+				return
+			}
+		}
 	}
 	if cmd, ok := LookupCommand(name); ok {
 		fs.c.calls[name] = true

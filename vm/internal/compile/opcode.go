@@ -98,6 +98,7 @@ const (
 	ERRMSG // –  → str           message of the error being handled
 
 	RESULT // x → –              addResult: result[K[A]] = copy(x) (undef → None)
+	LOCALS // –  → dict          the set named locals of the frame (end of a go_async block)
 	FAIL   // –  → (error)       runtime error K[A] wrapping ErrNotAvailable (unsupported construct)
 
 	// Superinstructions made by the peephole pass.
@@ -133,7 +134,7 @@ var opNames = [...]string{
 	LIST: "LIST", DICT: "DICT", INDEX: "INDEX", SLICE: "SLICE", ATTR: "ATTR",
 	CALL: "CALL", BUILTIN: "BUILTIN", CMD: "CMD", UNKNOWN: "UNKNOWN", RETURN: "RETURN", TMPL: "TMPL",
 	FORPREP: "FORPREP", FORNEXT: "FORNEXT", FORSETL: "FORSETL", FORSETG: "FORSETG",
-	TRY: "TRY", ENDTRY: "ENDTRY", ERRMSG: "ERRMSG", RESULT: "RESULT", FAIL: "FAIL",
+	TRY: "TRY", ENDTRY: "ENDTRY", ERRMSG: "ERRMSG", RESULT: "RESULT", LOCALS: "LOCALS", FAIL: "FAIL",
 	ADDLK: "ADDLK", SUBLK: "SUBLK", ADDGG: "ADDGG", ADDLL: "ADDLL",
 	INCG: "INCG", INCL: "INCL", ADDSTG: "ADDSTG", ADDSTL: "ADDSTL", CMPLK: "CMPLK", CMPGK: "CMPGK", INCGG: "INCGG", INCLL: "INCLL",
 }
