@@ -295,10 +295,13 @@ func (m *Machine) copyValue(v Value, depth int) (Value, error) {
 // ---------------------------------------------------------------------------
 // Request parameters
 
-// bodyReserved are the body keys that are not request parameters.
-var bodyReserved = map[string]bool{
-	"script": true, "variables": true, "params": true, "limits": true,
-	"command": true, "id": true, "items": true,
+// bodyReserved reports whether a body key is not a request parameter.
+func bodyReserved(key string) bool {
+	switch key {
+	case "script", "variables", "params", "limits", "command", "id", "items":
+		return true
+	}
+	return false
 }
 
 // param looks name up in the addParam cascade: query string, params
@@ -319,7 +322,7 @@ func (m *Machine) param(name string) (Value, error) {
 			}
 		}
 	}
-	if len(m.in.Body) > 0 && !bodyReserved[name] {
+	if len(m.in.Body) > 0 && !bodyReserved(name) {
 		if m.body.k == kindUndef {
 			m.body = m.decodeObject(m.in.Body)
 		}

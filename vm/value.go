@@ -363,3 +363,14 @@ func FromGo(x any) (Value, error) {
 	}
 	return None, fmt.Errorf("vm: cannot convert %T to a Value", x)
 }
+
+// String returns Python's str(v): text as it is, None, True, 3.5, [1, 'a'],
+// {'k': 'v'}. Nested values deeper than the machine allows print as "...".
+func (v Value) String() string {
+	m := Machine{lim: Limits{MaxMemoryBytes: 1 << 62}}
+	s, err := m.toStr(v)
+	if err != nil {
+		return "..."
+	}
+	return s
+}

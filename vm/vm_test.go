@@ -580,3 +580,13 @@ func TestHostResultCharged(t *testing.T) {
 	_, err := run(t, "RequestGet(\"u\", \"\", \"\", r)\n", &vm.Input{Host: host}, vm.Limits{MaxMemoryBytes: 1 << 19})
 	evalErr(t, err, vm.ErrMemoryLimit)
 }
+
+func TestValueString(t *testing.T) {
+	v, _ := vm.FromGo([]any{"a", 1, 2.0, nil, true, map[string]any{"k": "v"}})
+	if got := v.String(); got != "['a', 1, 2.0, None, True, {'k': 'v'}]" {
+		t.Errorf("String = %q", got)
+	}
+	if got := fmt.Sprint(vm.String("x"), vm.Int(3)); got != "x 3" {
+		t.Errorf("Sprint = %q", got)
+	}
+}
