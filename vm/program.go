@@ -18,6 +18,10 @@ type Program struct {
 	globalIndex map[string]int
 }
 
+// BytecodeVersion is the format version written after the "AVBC" magic by
+// MarshalBinary (as a varint). Caches of encoded programs should key on it.
+const BytecodeVersion = compile.Version
+
 // DefaultMaxSourceBytes and DefaultMaxNesting are the CompileOptions used for
 // zero fields.
 const (
