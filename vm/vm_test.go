@@ -590,3 +590,18 @@ func TestValueString(t *testing.T) {
 		t.Errorf("Sprint = %q", got)
 	}
 }
+
+// TestLongChains: left-nested operator chains compile iteratively (no
+// nesting error, no quadratic folding) and run correctly.
+func TestLongChains(t *testing.T) {
+	const n = 20000
+	src := "x = " + strings.Repeat("1 + ", n) + "1\ny = " + strings.Repeat("x + ", n) + "x\nz = " + strings.Repeat("True and ", 1000) + "\"last\"\n"
+	res, err := run(t, src, nil, vm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"x":%d,"y":%d,"z":"last"}`, n+1, (n+1)*(n+1))
+	if string(res.Variables) != want {
+		t.Errorf("variables = %s, want %s", res.Variables, want)
+	}
+}

@@ -353,8 +353,18 @@ func walkExpr(e syntax.Expr, f func(syntax.Expr)) {
 	case *syntax.UnaryExpr:
 		walkExpr(e.X, f)
 	case *syntax.BinaryExpr:
-		walkExpr(e.X, f)
-		walkExpr(e.Y, f)
+		// Iterate down the left spine: long chains (a + b + c ...) must not
+		// recurse once per operator.
+		for {
+			walkExpr(e.Y, f)
+			l, ok := e.X.(*syntax.BinaryExpr)
+			if !ok {
+				walkExpr(e.X, f)
+				break
+			}
+			f(l)
+			e = l
+		}
 	case *syntax.CondExpr:
 		walkExpr(e.Then, f)
 		walkExpr(e.Cond, f)
@@ -1012,7 +1022,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 		return
 	}
 	defer fs.leave()
-	if !fs.c.opts.NoOptimize {
+	if _, chain := e.(*syntax.BinaryExpr); !chain && !fs.c.opts.NoOptimize {
 		if k, ok := fold(e); ok {
 			defer fs.restore(fs.move(e.Pos()))
 			fs.emitConst(k)
@@ -1092,30 +1102,7 @@ func (fs *fstate) expr(e syntax.Expr) {
 			fs.c.errorf(x.OpPos, "unknown unary operator")
 		}
 	case *syntax.BinaryExpr:
-		if x.Op == syntax.AND || x.Op == syntax.OR {
-			fs.expr(x.X)
-			l := fs.newLabel()
-			op := JUMPFKEEP
-			if x.Op == syntax.OR {
-				op = JUMPTKEEP
-			}
-			saved := fs.move(x.OpPos)
-			fs.emitJump(op, 0, l)
-			fs.restore(saved)
-			fs.expr(x.Y)
-			fs.place(l)
-			return
-		}
-		op, ok := binOp(x.Op)
-		if !ok {
-			fs.c.errorf(x.OpPos, "unknown binary operator")
-			fs.emit(NONE, 0, 0)
-			return
-		}
-		fs.expr(x.X)
-		fs.expr(x.Y)
-		defer fs.restore(fs.move(x.OpPos))
-		fs.emit(op, 0, 0)
+		fs.binaryChain(x)
 	case *syntax.CondExpr:
 		fs.expr(x.Cond)
 		elseL, endL := fs.newLabel(), fs.newLabel()
@@ -1156,6 +1143,86 @@ func (fs *fstate) expr(e syntax.Expr) {
 		fs.c.errorf(e.Pos(), "unsupported expression %T", e)
 		fs.emit(NONE, 0, 0)
 	}
+}
+
+// binaryChain compiles a binary expression and the binary expressions down
+// its left spine iteratively (a + b + c + ... is left-nested), folding the
+// constant bottom of the chain.
+func (fs *fstate) binaryChain(top *syntax.BinaryExpr) {
+	spine := []*syntax.BinaryExpr{top}
+	for l, ok := top.X.(*syntax.BinaryExpr); ok; l, ok = l.X.(*syntax.BinaryExpr) {
+		spine = append(spine, l)
+	}
+	leaf := spine[len(spine)-1].X
+	i := len(spine) - 1
+	if k, rest := foldSpine(spine, leaf, fs.c.opts.NoOptimize); rest != notFolded {
+		i = rest
+		at := leaf.Pos()
+		saved := fs.move(at)
+		fs.emitConst(k)
+		fs.restore(saved)
+	} else {
+		fs.expr(leaf)
+	}
+	for ; i >= 0; i-- {
+		b := spine[i]
+		if b.Op == syntax.AND || b.Op == syntax.OR {
+			l := fs.newLabel()
+			op := JUMPFKEEP
+			if b.Op == syntax.OR {
+				op = JUMPTKEEP
+			}
+			saved := fs.move(b.OpPos)
+			fs.emitJump(op, 0, l)
+			fs.restore(saved)
+			fs.expr(b.Y)
+			fs.place(l)
+			continue
+		}
+		op, ok := binOp(b.Op)
+		if !ok {
+			fs.c.errorf(b.OpPos, "unknown binary operator")
+			op = ADD
+		}
+		fs.expr(b.Y)
+		saved := fs.move(b.OpPos)
+		fs.emit(op, 0, 0)
+		fs.restore(saved)
+	}
+}
+
+// notFolded is foldSpine's result when not even the leaf is constant.
+const notFolded = -2
+
+// foldSpine folds the constant bottom of a left-nested chain (spine[0] is
+// the top, leaf the left operand of the last). It returns the constant and
+// the index of the lowest level still to compile, -1 when the whole chain
+// folded, or notFolded.
+func foldSpine(spine []*syntax.BinaryExpr, leaf syntax.Expr, noOpt bool) (Const, int) {
+	if noOpt {
+		return Const{}, notFolded
+	}
+	k, ok := fold(leaf)
+	if !ok {
+		return Const{}, notFolded
+	}
+	i := len(spine) - 1
+	for ; i >= 0; i-- {
+		b := spine[i]
+		if b.Op == syntax.AND || b.Op == syntax.OR {
+			break
+		}
+		y, ok := fold(b.Y)
+		if !ok {
+			break
+		}
+		r, ok := foldBinary(b.Op, k, y)
+		if !ok {
+			break
+		}
+		k = r
+	}
+	return k, i
 }
 
 func literal(x *syntax.BasicLit) (Const, error) {

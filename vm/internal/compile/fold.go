@@ -44,18 +44,12 @@ func fold(e syntax.Expr) (Const, bool) {
 			return Const{Kind: ConstBool, Int: b2i(!constTruth(v))}, true
 		}
 	case *syntax.BinaryExpr:
-		if x.Op == syntax.AND || x.Op == syntax.OR {
-			return Const{}, false
+		spine := []*syntax.BinaryExpr{x}
+		for l, ok := x.X.(*syntax.BinaryExpr); ok; l, ok = l.X.(*syntax.BinaryExpr) {
+			spine = append(spine, l)
 		}
-		a, ok := fold(x.X)
-		if !ok {
-			return Const{}, false
-		}
-		b, ok := fold(x.Y)
-		if !ok {
-			return Const{}, false
-		}
-		return foldBinary(x.Op, a, b)
+		k, i := foldSpine(spine, spine[len(spine)-1].X, false)
+		return k, i == -1
 	}
 	return Const{}, false
 }
