@@ -176,8 +176,13 @@ func (m *Machine) hostCall(name string, args []Value) (Value, error) {
 		cp[i] = defined(a)
 	}
 	ctx, cancel := context.WithDeadline(m.ctx, m.deadline)
-	defer cancel()
+	m.hostStop.Store(&cancel)
+	if rec := m.cancel.Load(); rec != nil && rec.gen == m.gen.Load() { // a Cancel raced with the store
+		cancel()
+	}
 	v, err := m.in.Host.Call(ctx, name, cp)
+	m.hostStop.Store(nil)
+	cancel()
 	if err != nil {
 		if rec := m.cancel.Load(); rec != nil && rec.gen == m.gen.Load() {
 			return None, causeErr(rec.cause)

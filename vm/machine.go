@@ -19,6 +19,9 @@ type Machine struct {
 	// bridges); the dispatch loop loads it once per instruction.
 	cancel atomic.Pointer[cancelRec]
 	gen    atomic.Uint64 // number of the current run
+	// hostStop cancels the context of the Host call in progress, so that a
+	// Cancel interrupts a blocked Host call too.
+	hostStop atomic.Pointer[context.CancelFunc]
 
 	// State of the current run; owned by the goroutine calling Run.
 	ctx      context.Context
@@ -107,6 +110,9 @@ func (m *Machine) cancelRun(gen uint64, cause error) {
 			return // that run is over
 		}
 		if m.cancel.CompareAndSwap(old, rec) {
+			if stop := m.hostStop.Load(); stop != nil {
+				(*stop)()
+			}
 			return
 		}
 	}

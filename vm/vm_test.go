@@ -605,3 +605,20 @@ func TestLongChains(t *testing.T) {
 		t.Errorf("variables = %s, want %s", res.Variables, want)
 	}
 }
+
+func TestCancelDuringHostCall(t *testing.T) {
+	started := make(chan struct{})
+	host := hostFunc(func(ctx context.Context, cmd string, args []vm.Value) (vm.Value, error) {
+		close(started)
+		<-ctx.Done()
+		return vm.None, ctx.Err()
+	})
+	m := vm.NewMachine()
+	p := compile(t, "RequestGet(\"u\", \"\", \"\", r)\n")
+	go func() {
+		<-started
+		m.Cancel(nil)
+	}()
+	_, err := m.Run(context.Background(), p, &vm.Input{Host: host}, vm.Limits{Timeout: time.Minute})
+	evalErr(t, err, vm.ErrCanceled)
+}
