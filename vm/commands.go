@@ -558,13 +558,14 @@ func (m *Machine) itemFromList(src, idx Value) (Value, error) {
 		return None, err
 	}
 	el := l.list().elems
-	if i < 0 {
-		i += int64(len(el))
+	j := i
+	if j < 0 {
+		j += int64(len(el))
 	}
-	if i < 0 || i >= int64(len(el)) {
-		return None, m.errorf("itemFromList: index %d out of range (length %d)", int64(idx.AsFloat()), len(el))
+	if j < 0 || j >= int64(len(el)) {
+		return None, m.errorf("itemFromList: index %d out of range (length %d)", i, len(el))
 	}
-	return el[i], nil
+	return el[j], nil
 }
 
 // intArg converts a numeric argument (int, whole float, numeric text).
