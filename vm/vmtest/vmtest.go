@@ -20,6 +20,19 @@
 // Exactly one of output and error is expected. With Options.Update the runner
 // rewrites output sections from the actual results (archives containing
 // "~re:" patterns are left alone).
+//
+// The in-process suite (vm/conformance_test.go):
+//
+//	vmtest.Run(t, os.DirFS("testdata/conformance"), vmtest.Local,
+//		vmtest.Options{Update: *update, UpdateDir: "testdata/conformance", Parallel: true})
+//
+// Another runner, such as the executor over NATS, passes its own RunFunc:
+// send c.Script with c.Input (and c.Zone, c.Limits), and map the reply to an
+// Outcome (Err: the error text "main.avap:L:C: msg").
+//
+//	vmtest.Run(t, os.DirFS("../vm/testdata/conformance"), func(t testing.TB, c *vmtest.Case) vmtest.Outcome {
+//		return callExecutor(t, c)
+//	}, vmtest.Options{Parallel: true})
 package vmtest
 
 import (
