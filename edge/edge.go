@@ -38,6 +38,7 @@ type Options struct {
 	ShutdownDelay time.Duration // report not ready this long before closing the listener; 0 = none
 	Grace         time.Duration // bound on finishing in-flight requests at shutdown
 	AccessLog     bool          // log one line per request at info (5xx always logged)
+	HealthOnly    bool          // serve only health and info (executor, registry and nats roles)
 
 	Logger    *slog.Logger                             // or nil to discard
 	Conn      *nats.Conn                               // mesh connection for handlers; or nil

@@ -19,5 +19,7 @@ func (s *Server) routes() {
 	api := app.Group("/api/v1")
 	api.Get("/health", s.handleHealth)
 	api.Get("/info", s.handleInfo)
-	s.mountExecute(api)
+	if !s.opts.HealthOnly {
+		s.mountExecute(api)
+	}
 }

@@ -27,6 +27,9 @@ const (
 	roleNATS     = "nats"
 )
 
+// unitHealth names the probe-only HTTP server of roles without the API.
+const unitHealth = "health"
+
 // defaultNATSListen is where `avap nats` listens when nats.listen is empty.
 const defaultNATSListen = "127.0.0.1:4222"
 
@@ -94,6 +97,9 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 		n.addRole(role, map[string]func(wiring) (component, error){
 			roleEdge: newEdge, roleExecutor: newExecutor, roleRegistry: newRegistry,
 		}[role])
+		if role != roleEdge {
+			n.addRole(unitHealth, newHealthServer)
+		}
 	case roleNATS:
 		n.roles = []string{roleNATS}
 		listen := c.NATS.Listen
@@ -105,6 +111,7 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 			return nil, err
 		}
 		n.add("nats-server", srv)
+		n.addRole(unitHealth, newHealthServer)
 	default:
 		return nil, fmt.Errorf("unknown role %q", role)
 	}
@@ -126,7 +133,7 @@ func (n *node) addRole(name string, ctor func(wiring) (component, error)) {
 		if n.conn != nil {
 			w.Conn = n.conn.Conn()
 		}
-		if name == roleEdge {
+		if name == roleEdge || name == unitHealth {
 			for _, u := range prior {
 				w.Checks = append(w.Checks, edge.Check{Name: u.name, Func: u.check})
 			}
@@ -174,9 +181,7 @@ func (n *node) run(ctx context.Context, sigs <-chan os.Signal) error {
 	}
 	attrs := []any{"version", n.build.Version, "node", n.nodeID, "roles", strings.Join(n.roles, ","),
 		"duration", time.Since(n.start).Round(time.Millisecond)}
-	if n.role == roleServe || n.role == roleEdge {
-		attrs = append(attrs, "http", n.cfg.Current().HTTP.Addr)
-	}
+	attrs = append(attrs, "http", n.cfg.Current().HTTP.Addr)
 	n.log.Info("avap started", attrs...)
 
 	var runErr error

@@ -107,6 +107,7 @@ One binary plays every role:
   run       run a script locally and print the API's JSON envelope
   check     compile-check scripts and print every syntax error
   version   print version and build information
+  health    probe a running node's /readyz (container health checks)
 
 Configuration: defaults < YAML file (--config) < environment (AVAP_ + the
 upper-snake key path, e.g. http.addr -> AVAP_HTTP_ADDR) < flags.
@@ -162,6 +163,7 @@ nats.cluster.listen, routes to the other nodes of nats.cluster.routes.`),
 		a.execCommand(),
 		a.checkCommand(),
 		a.versionCommand(),
+		a.healthCommand(),
 	)
 	return root
 }

@@ -24,6 +24,20 @@ type wiring struct {
 	Checks []edge.Check  // edge only: health checks of the node's other components
 }
 
+// info is what /api/v1/info reports about this node.
+func (w wiring) info() edge.Info {
+	return edge.Info{
+		Name:      "avap",
+		Version:   w.Build.Version,
+		Commit:    w.Build.Commit,
+		BuildDate: w.Build.Date,
+		GoVersion: w.Build.GoVersion,
+		NodeID:    w.NodeID,
+		Roles:     w.Roles,
+		StartTime: w.Start,
+	}
+}
+
 // deferred builds its component when its turn to start comes, so that a
 // constructor can use what earlier components provide (the NATS
 // connection exists only after the connection unit started).
