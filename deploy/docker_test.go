@@ -110,7 +110,7 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []string{"version", "commit", "date"} {
-		if !regexp.MustCompile(`(?m)^\s*` + v + `\s*=\s*""`).Match(bi) || !strings.Contains(string(bi), "package main") {
+		if !regexp.MustCompile(`(?m)^\s*`+v+`\s*=\s*""`).Match(bi) || !strings.Contains(string(bi), "package main") {
 			t.Errorf("cmd/avap/buildinfo.go does not declare main.%s; fix the -ldflags", v)
 		}
 	}
