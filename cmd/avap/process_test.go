@@ -214,3 +214,37 @@ func TestServeAlongsideSystemNATS(t *testing.T) {
 		t.Fatalf("exit code %d:\n%s", code, p.output())
 	}
 }
+
+// TestServeSecondSignalForcesExit: a second SIGTERM during a slow drain
+// exits at once with status 1.
+func TestServeSecondSignalForcesExit(t *testing.T) {
+	bin := avapBin(t)
+	addr := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "avap.yaml")
+	if err := os.WriteFile(cfg, []byte("http:\n  addr: "+addr+"\n  shutdown_delay: 30s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, bin, addr, "--config", cfg)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.waitLog(t, "edge draining")
+	// Draining: readiness is 503 while the listener is still open.
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz while draining = %d", resp.StatusCode)
+	}
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit code %d, want 1:\n%s", code, p.output())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("forced exit took %s", d)
+	}
+	if !strings.Contains(p.output(), "second signal") {
+		t.Errorf("no log line for the forced exit:\n%s", p.output())
+	}
+}

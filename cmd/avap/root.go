@@ -205,6 +205,7 @@ func (a *app) runRole(ctx context.Context, role string) error {
 	level, _ := parseLevel(cfg.Log.Level)
 	lv.Set(level)
 	log := newLogger(a.stderr, cfg.Log.Format, lv)
+	slog.SetDefault(log) // for third-party code only; our packages get log passed in
 	for _, w := range res.Warnings {
 		log.Warn(w)
 	}
