@@ -1,7 +1,9 @@
 package deploy_test
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -148,10 +150,21 @@ func TestDockerfile(t *testing.T) {
 	if !strings.Contains(ft, "VOLUME") || !strings.Contains(ft, "/var/lib/avap") {
 		t.Error("the data directory /var/lib/avap must be a VOLUME (the root filesystem is read-only)")
 	}
-	hc := slices.ContainsFunc(final, func(in instruction) bool { return in.cmd == "HEALTHCHECK" })
-	raw, _ := os.ReadFile(path)
-	if !hc && !strings.Contains(string(raw), "No HEALTHCHECK") {
-		t.Error("no HEALTHCHECK and no comment saying why")
+	// The health check is the binary itself (no shell in the image), in
+	// exec form, running a subcommand the binary has.
+	var hc []string
+	for _, in := range final {
+		if in.cmd == "HEALTHCHECK" {
+			_, cmd, _ := strings.Cut(in.args, "CMD ")
+			if err := json.Unmarshal([]byte(cmd), &hc); err != nil {
+				t.Errorf("HEALTHCHECK CMD %q is not in exec form: %v", cmd, err)
+			}
+		}
+	}
+	if len(hc) < 2 || hc[0] != "/usr/local/bin/avap" {
+		t.Errorf("HEALTHCHECK %v: want CMD [\"/usr/local/bin/avap\", \"health\", ...]", hc)
+	} else if out, err := exec.Command(avapBin, append(hc[1:], "--help")...).CombinedOutput(); err != nil {
+		t.Errorf("HEALTHCHECK runs `avap %s`, which the binary does not have: %v\n%s", strings.Join(hc[1:], " "), err, out)
 	}
 
 	// ENV names must be config keys.

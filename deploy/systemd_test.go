@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -127,6 +128,9 @@ func TestSystemdUnits(t *testing.T) {
 		"ExecReload":              "/bin/kill -HUP $MAINPID",
 		"KillSignal":              "SIGTERM",
 	}
+	var mu sync.Mutex
+	addrs := map[string]string{} // role -> effective http.addr
+	t.Cleanup(func() { checkDistinctAddrs(t, "systemd", addrs) })
 	for role, path := range unitFiles(t) {
 		t.Run(role, func(t *testing.T) {
 			t.Parallel()
@@ -172,6 +176,9 @@ func TestSystemdUnits(t *testing.T) {
 			}
 			// The config as this unit would load it, checked by the server.
 			digest := checkConfig(t, env, role, "--config", "systemd/avap.yaml")
+			mu.Lock()
+			addrs[role] = digest["http.addr"]
+			mu.Unlock()
 			stop, err := systemdDuration(u.last("Service", "TimeoutStopSec"))
 			if err != nil {
 				t.Fatalf("TimeoutStopSec: %v", err)
@@ -257,6 +264,8 @@ func TestSupervisor(t *testing.T) {
 		t.Errorf("group programs %v, want %v", group, want)
 	}
 	prev := -1
+	addrs := map[string]string{}
+	defer checkDistinctAddrs(t, "supervisord.conf", addrs)
 	for _, p := range want {
 		s := "program:" + p
 		if f[s] == nil {
@@ -289,9 +298,27 @@ func TestSupervisor(t *testing.T) {
 			env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, "AVAP_POSTGRES_DSN_FILE=") })
 		}
 		digest := checkConfig(t, env, role, "--config", "systemd/avap.yaml")
+		addrs[role] = digest["http.addr"]
 		wait, _ := strconv.Atoi(f.last(s, "stopwaitsecs"))
 		if budget := stopBudget(t, digest); time.Duration(wait)*time.Second <= budget {
 			t.Errorf("%s: stopwaitsecs %d <= stop timeout %s", s, wait, budget)
 		}
+	}
+}
+
+// checkDistinctAddrs fails when two mesh roles (which may share a host)
+// would listen on the same http.addr. serve is all-in-one and may share
+// the edge's port.
+func checkDistinctAddrs(t *testing.T, where string, addrs map[string]string) {
+	seen := map[string]string{}
+	for _, role := range []string{"nats", "registry", "executor", "edge"} {
+		a, ok := addrs[role]
+		if !ok {
+			continue
+		}
+		if other, dup := seen[a]; dup {
+			t.Errorf("%s: %s and %s both listen on %s", where, other, role, a)
+		}
+		seen[a] = role
 	}
 }
