@@ -104,6 +104,8 @@ func (m *Machine) command(id int, args []Value) (Value, error) {
 		return String(id), nil
 	case compile.CmdGather:
 		return m.gather(defined(arg(0)), args)
+	case compile.CmdMethod:
+		return m.methodCall(args)
 	case compile.CmdAddLog, compile.CmdLog:
 		s, err := m.toStr(defined(arg(0)))
 		if err != nil {
@@ -175,7 +177,7 @@ func (m *Machine) hostCall(name string, args []Value) (Value, error) {
 	for i, a := range args {
 		cp[i] = defined(a)
 	}
-	ctx, cancel := context.WithDeadline(m.ctx, m.deadline)
+	ctx, cancel := context.WithDeadline(context.WithValue(m.ctx, hostMachineKey{}, m), m.deadline)
 	m.hostStop.Store(&cancel)
 	if rec := m.cancel.Load(); rec != nil && rec.gen == m.gen.Load() { // a Cancel raced with the store
 		cancel()

@@ -70,6 +70,7 @@ const (
 	CmdGather
 	CmdAsyncStore // internal: end of a go_async block (id, variables dict)
 	CmdGoStore    // internal: result of go(f, args...) → handle
+	CmdMethod     // internal: x.name(args...) → Host command ".name" (method.go)
 	NumCommands
 )
 
@@ -114,6 +115,7 @@ var commands = [NumCommands]CommandSpec{
 	CmdGather:            {Name: "gather", Params: []ParamKind{pV, pV}, Context: true},
 	CmdAsyncStore:        {Name: "<go_async>", Params: []ParamKind{pV, pV}},
 	CmdGoStore:           {Name: "<go>", Params: []ParamKind{pV}},
+	CmdMethod:            {Name: "<method>", Params: []ParamKind{pV, pV}, Variadic: true},
 }
 
 // Command returns the spec of command number id.

@@ -257,7 +257,7 @@ func (fs *fstate) addLocal(name string) int {
 // collectLocals finds every name a function body writes (Part A #6).
 func (fs *fstate) collectLocals(stmts []syntax.Stmt) {
 	add := func(id *syntax.Ident) {
-		if id == nil || id.Name == "" {
+		if id == nil || id.Name == "" || fs.globalOnly(id.Name) {
 			return
 		}
 		if _, ok := fs.locals[id.Name]; !ok {
@@ -501,7 +501,7 @@ func (fs *fstate) optName(name string, pos syntax.Pos) {
 
 func (fs *fstate) storeName(name string, pos syntax.Pos) {
 	defer fs.restore(fs.move(pos))
-	if !fs.top {
+	if !fs.top && !fs.globalOnly(name) {
 		i, ok := fs.locals[name]
 		if !ok { // collectLocals missed it (should not happen); make it local
 			i = fs.addLocal(name)
@@ -730,15 +730,12 @@ func (fs *fstate) call(call *syntax.CallExpr, assign *syntax.Ident, want bool) {
 	}
 	id, ok := call.Fun.(*syntax.Ident)
 	if !ok {
-		// Method call such as db.query(...): connector objects are not
-		// implemented; evaluate nothing and fail at run time.
-		fs.c.prog.Host = true
-		name := "method call"
-		if at, ok := call.Fun.(*syntax.AttrExpr); ok && at.Name != nil {
-			name = "method " + at.Name.Name
-			fs.c.calls["."+at.Name.Name] = true
+		if fs.methodCall(call) { // db.query(...): see method.go
+			store()
+			return
 		}
-		fs.emit(FAIL, fs.c.str(name+" is not available on this server"), 0)
+		fs.c.prog.Host = true
+		fs.emit(FAIL, fs.c.str("method call is not available on this server"), 0)
 		store()
 		return
 	}
