@@ -46,9 +46,9 @@
 //		Query: []Param{{"a", "1"}}, Variables: json.RawMessage(`{"y":2}`),
 //		Limits: Limits{Timeout: time.Second}}
 //
-// encodes as (74 bytes)
+// encodes as (77 bytes)
 //
-//	9f                              array of 15
+//	dc 00 10                        array of 16
 //	01                              version 1
 //	a2 72 31                        id "r1"
 //	ab 69 6e 74 ... 76 65           lane "interactive"
@@ -62,6 +62,7 @@
 //	c4 07 7b 22 79 22 3a 32 7d      variables bin `{"y":2}`
 //	95 00 d2 3b 9a ca 00 00 00 00   limits [0, 1e9 ns, 0, 0, 0]
 //	00                              deadline none
+//	00                              capabilities: all (Capability)
 //
 // and a successful reply
 //

@@ -51,6 +51,7 @@ type Request struct {
 	Variables        json.RawMessage // JSON object pre-seeding globals; or nil
 	Limits           Limits          // requested limits; zero fields = defaults
 	DeadlineUnixNano int64           // caller's deadline; 0 = none
+	Capabilities     Capability      // outside-world permissions of the run; 0 = all (capability.go)
 }
 
 // Deadline returns the caller's deadline; ok is false when there is none.
@@ -113,6 +114,7 @@ const (
 	reqVariables
 	reqLimits
 	reqDeadline
+	reqCapabilities
 	reqFields // number of fields this version writes
 )
 
@@ -163,7 +165,8 @@ func (r *Request) AppendMsgpack(b []byte) []byte {
 	b = appendInt(b, r.Limits.MaxMemoryBytes)
 	b = appendInt(b, r.Limits.MaxCallDepth)
 	b = appendInt(b, r.Limits.MaxOutputBytes)
-	return appendInt(b, r.DeadlineUnixNano)
+	b = appendInt(b, r.DeadlineUnixNano)
+	return appendInt(b, int64(r.Capabilities))
 }
 
 // Params travel as a flat array name, value, name, value...
@@ -240,6 +243,8 @@ func (r *Request) UnmarshalMsgpack(b []byte) error {
 			}
 		case reqDeadline:
 			r.DeadlineUnixNano = rd.int()
+		case reqCapabilities:
+			r.Capabilities = Capability(rd.int())
 		default:
 			rd.skip(0)
 		}

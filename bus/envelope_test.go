@@ -161,7 +161,7 @@ func TestCompatibility(t *testing.T) {
 		t.Fatalf("short request: %v %+v", err, r)
 	}
 	// More fields (a newer writer, same major): ignored, including nested ones.
-	full := append([]byte{mpArray16, 0, reqFields + 2}, sampleRequest().AppendMsgpack(nil)[1:]...)
+	full := append([]byte{mpArray16, 0, reqFields + 2}, sampleRequest().AppendMsgpack(nil)[len(appendArrayHeader(nil, reqFields)):]...)
 	full = append(full, 0x81, 0xa1, 'k', 0x92, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0)
 	full = appendString(full, "tail")
 	if err := r.UnmarshalMsgpack(full); err != nil {
