@@ -10,6 +10,9 @@ import (
 type CompileOptions struct {
 	MaxSourceBytes int // 0 = default 1 MiB
 	MaxNesting     int // 0 = default 200 block/expression nesting levels
+	// Importer resolves import() and include() (see import.go); or nil,
+	// and a script using them fails to compile.
+	Importer Importer
 }
 
 // Limits bound one run. Zero fields mean "use DefaultLimits()".

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 
@@ -16,6 +17,8 @@ type Program struct {
 	code        *compile.Program
 	consts      []Value
 	globalIndex map[string]int
+	imports     []Import // libraries linked at compile time; see import.go
+	warnings    []string // link warnings for the logs of every run
 }
 
 // BytecodeVersion is the format version written after the "AVBC" magic by
@@ -33,6 +36,12 @@ const (
 // back as a syntax.ErrorList holding all of them, sorted; each has a
 // position and Error() gives "name:line:col: msg" lines.
 func Compile(name string, src []byte, opts CompileOptions) (*Program, error) {
+	return CompileContext(context.Background(), name, src, opts)
+}
+
+// CompileContext is Compile with a context for opts.Importer, which may do
+// I/O to resolve import() and include().
+func CompileContext(ctx context.Context, name string, src []byte, opts CompileOptions) (*Program, error) {
 	if opts.MaxSourceBytes <= 0 {
 		opts.MaxSourceBytes = DefaultMaxSourceBytes
 	}
@@ -48,6 +57,12 @@ func Compile(name string, src []byte, opts CompileOptions) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	var links *linker
+	if hasImports(f) {
+		if f, links, err = link(ctx, f, opts); err != nil {
+			return nil, err
+		}
+	}
 	cp, errs := compile.Compile(f, compile.Options{MaxNesting: opts.MaxNesting})
 	if len(errs) > 0 {
 		var el syntax.ErrorList
@@ -57,7 +72,11 @@ func Compile(name string, src []byte, opts CompileOptions) (*Program, error) {
 		el.Sort()
 		return nil, el
 	}
-	return newProgram(name, sha256.Sum256(src), cp), nil
+	p := newProgram(name, sha256.Sum256(src), cp)
+	if links != nil {
+		p.imports, p.warnings = links.imports, links.warnings
+	}
+	return p, nil
 }
 
 func newProgram(name string, hash [32]byte, cp *compile.Program) *Program {

@@ -620,7 +620,7 @@ func (fs *fstate) stmt(s syntax.Stmt) {
 		if s.Include {
 			what = "include"
 		}
-		fs.c.errorf(s.Pos(), "%s is not supported yet: %q", what, s.Path)
+		fs.c.errorf(s.Pos(), "%s(%q) must be at the top level of the file", what, s.Path)
 	default:
 		fs.c.errorf(s.Pos(), "unsupported statement %T", s)
 	}
