@@ -21,6 +21,14 @@ const (
 	ExecutorQueue = "avap-executor"
 	// CommandsBucket is the JetStream KV bucket holding named scripts.
 	CommandsBucket = "avap_commands"
+	// RegistryService is the nats.go micro service name of the command
+	// registry; its endpoints are "avap.registry.v1.<op>".
+	RegistryService = "avap-registry"
+	// RegistryPrefix is the subject prefix of the registry endpoints.
+	RegistryPrefix = "avap.registry.v1"
+	// RegistryBucket is the JetStream KV bucket of the registry (L2 cache):
+	// "idx.<name>" catalogue entries and "pkg.<hash>" signed packages.
+	RegistryBucket = "avap_registry"
 	// ServiceAPIPrefix is the micro discovery prefix ($SRV).
 	ServiceAPIPrefix = "$SRV"
 )
@@ -86,4 +94,12 @@ func ValidToken(tok string) error {
 		}
 	}
 	return nil
+}
+
+// RegistrySubject returns "avap.registry.v1.<op>" for a registry endpoint.
+func RegistrySubject(op string) (string, error) {
+	if err := ValidToken(op); err != nil {
+		return "", err
+	}
+	return RegistryPrefix + "." + op, nil
 }
