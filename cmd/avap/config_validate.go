@@ -73,6 +73,9 @@ func (c *Config) validate() []problem {
 		}
 	}
 	addr("nats.listen", c.NATS.Listen, true)
+	if !c.NATS.InProcess && c.NATS.Listen == "" {
+		add("nats.in_process", "false needs nats.listen: serve then connects over TCP")
+	}
 	if c.NATS.MaxPayload <= 0 || c.NATS.MaxPayload > 64<<20 {
 		add("nats.max_payload", "must be between 1 byte and 64MiB, got %d", int64(c.NATS.MaxPayload))
 	}
