@@ -17,7 +17,8 @@ func TestDeps(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	allowed := []string{"github.com/avapmesh/avap/vm", "github.com/avapmesh/avap/bus",
-		"github.com/nats-io/nats.go", "github.com/hashicorp/golang-lru/v2", "golang.org/x/sync/"}
+		"github.com/nats-io/nats.go", "github.com/hashicorp/golang-lru/v2", "golang.org/x/sync/",
+		"github.com/jackc/pgx/v5"}
 	for _, imp := range strings.Fields(string(out)) {
 		if !strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
 			continue

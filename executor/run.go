@@ -93,6 +93,9 @@ func (e *Executor) execute(w *workerState, rep *bus.Reply, data []byte) {
 		Host:      e.opts.Host,
 		Location:  e.opts.Location,
 	}
+	if ch, ok := e.opts.Host.(CapabilityHost); ok && req.Capabilities != 0 {
+		in.Host = ch.WithCapabilities(req.Capabilities)
+	}
 	ctx, cancel := context.WithTimeout(e.runCtx, lim.Timeout+e.opts.ReplyMargin)
 	m := e.machines.Get().(*vm.Machine)
 	res, err := m.Run(ctx, prog, &in, lim)
