@@ -3,6 +3,7 @@ package vm_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -60,6 +61,21 @@ for i := 1; i <= 1000000; i++ {
 `
 )
 
+// cpuMetric reports the CPU time of the benchmark's thread per operation
+// as "cpu-ns/op" next to the wall-clock ns/op (call it before the loop,
+// run the returned func after it).
+func cpuMetric(b *testing.B) func() {
+	runtime.LockOSThread()
+	start, ok := threadCPU()
+	return func() {
+		end, ok2 := threadCPU()
+		runtime.UnlockOSThread()
+		if ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+		}
+	}
+}
+
 func benchAVAP(b *testing.B, src, check string, want int64) {
 	p, err := vm.Compile("bench.avap", []byte(src), vm.CompileOptions{})
 	if err != nil {
@@ -76,16 +92,16 @@ func benchAVAP(b *testing.B, src, check string, want int64) {
 		b.Fatalf("variables %s, want %s", res.Variables, want)
 	}
 	b.ResetTimer()
+	defer cpuMetric(b)()
 	for b.Loop() {
-		res, err := m.Run(ctx, p, nil, lim)
-		if err != nil {
+		if _, err := m.Run(ctx, p, nil, lim); err != nil {
 			b.Fatal(err)
 		}
-		_ = res
 	}
 }
 
 func benchLua(b *testing.B, src string) {
+	defer cpuMetric(b)()
 	for b.Loop() {
 		L := lua.NewState()
 		if err := L.DoString(src); err != nil {
@@ -102,6 +118,7 @@ func benchTengo(b *testing.B, src string) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	defer cpuMetric(b)()
 	for b.Loop() {
 		if err := c.Clone().Run(); err != nil {
 			b.Fatal(err)
@@ -147,6 +164,7 @@ func BenchmarkRequestScript(b *testing.B) {
 	b.Run("compile+run", func(b *testing.B) {
 		m := vm.NewMachine()
 		b.ReportAllocs()
+		defer cpuMetric(b)()
 		for b.Loop() {
 			p, err := vm.Compile("main.avap", []byte(requestScript), vm.CompileOptions{})
 			if err != nil {
@@ -159,6 +177,7 @@ func BenchmarkRequestScript(b *testing.B) {
 	})
 	b.Run("compile", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuMetric(b)()
 		for b.Loop() {
 			if _, err := vm.Compile("main.avap", []byte(requestScript), vm.CompileOptions{}); err != nil {
 				b.Fatal(err)
@@ -176,6 +195,7 @@ func BenchmarkRequestScript(b *testing.B) {
 			b.Fatalf("%s %v", res.Result, err)
 		}
 		b.ReportAllocs()
+		defer cpuMetric(b)()
 		for b.Loop() {
 			if _, err := m.Run(ctx, p, requestInput, vm.Limits{}); err != nil {
 				b.Fatal(err)

@@ -36,7 +36,7 @@ func Compile(f *syntax.File, opts Options) (*Program, []Error) {
 	}
 	c := &compiler{
 		opts:    opts,
-		prog:    &Program{Name: f.Name},
+		prog:    &Program{Name: f.Name, Consts: make([]Const, 0, 16), Globals: make([]string, 0, 16)},
 		globals: map[string]int{},
 		strs:    map[string]int{},
 		funcs:   map[string]int{},
@@ -1146,7 +1146,8 @@ func (fs *fstate) expr(e syntax.Expr) {
 // its left spine iteratively (a + b + c + ... is left-nested), folding the
 // constant bottom of the chain.
 func (fs *fstate) binaryChain(top *syntax.BinaryExpr) {
-	spine := []*syntax.BinaryExpr{top}
+	var buf [8]*syntax.BinaryExpr
+	spine := append(buf[:0], top)
 	for l, ok := top.X.(*syntax.BinaryExpr); ok; l, ok = l.X.(*syntax.BinaryExpr) {
 		spine = append(spine, l)
 	}

@@ -44,7 +44,8 @@ func fold(e syntax.Expr) (Const, bool) {
 			return Const{Kind: ConstBool, Int: b2i(!constTruth(v))}, true
 		}
 	case *syntax.BinaryExpr:
-		spine := []*syntax.BinaryExpr{x}
+		var buf [8]*syntax.BinaryExpr
+		spine := append(buf[:0], x)
 		for l, ok := x.X.(*syntax.BinaryExpr); ok; l, ok = l.X.(*syntax.BinaryExpr) {
 			spine = append(spine, l)
 		}

@@ -21,15 +21,16 @@ func (fs *fstate) peephole() {
 			}
 		}
 	}
-	isTarget := make([]bool, len(code)+1)
+	// newIndex doubles as the "is a jump target" mark (-1) until it is
+	// filled in below; an instruction is only read ahead of being filled.
+	newIndex := make([]int, len(code)+1)
 	for _, t := range fs.labels {
 		if t >= 0 {
-			isTarget[t] = true
+			newIndex[t] = -1
 		}
 	}
-	free := func(j int) bool { return j < len(code) && !isTarget[j] }
-	out := make([]ins, 0, len(code))
-	newIndex := make([]int, len(code)+1)
+	free := func(j int) bool { return j < len(code) && newIndex[j] != -1 }
+	out := fs.code[:0] // rewriting in place: out never overtakes the read position
 	for i := 0; i < len(code); {
 		in := code[i]
 		n := 1 // instructions consumed
