@@ -101,7 +101,10 @@ func (h *Host) inTx(ctx context.Context, name string, fn func(pgx.Tx) error) err
 		if left <= 0 {
 			return context.DeadlineExceeded
 		}
-		timeout = min(timeout, left)
+		// The context ends the statement at the deadline (pgx cancels it);
+		// the margin keeps the server's timeout from firing first, so the
+		// run reports its time limit rather than a statement error.
+		timeout = min(timeout, left+250*time.Millisecond)
 	}
 	mode := pgx.ReadWrite
 	if c.ReadOnly {
@@ -121,6 +124,9 @@ func (h *Host) inTx(ctx context.Context, name string, fn func(pgx.Tx) error) err
 		return err
 	}
 	if err := fn(tx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return err
 	}
 	return tx.Commit(ctx)
