@@ -33,9 +33,9 @@ const (
 
 // CacheOptions configure the executor side of the registry.
 type CacheOptions struct {
-	Conn     *nats.Conn   // mesh connection; or nil (local files only)
-	Trusted  Verifiers    // keys whose packages run; required
-	Dir      string       // local file cache of signed packages; or "" for none
+	Conn     *nats.Conn    // mesh connection; or nil (local files only)
+	Trusted  Verifiers     // keys whose packages run; required
+	Dir      string        // local file cache of signed packages; or "" for none
 	TTL      time.Duration // L1 time to live; 0 = DefaultCacheTTL
 	Size     int           // L1 entries; 0 = DefaultCacheSize
 	Precache int           // most used packages loaded at Start; 0 = DefaultPrecache, <0 = none
@@ -75,7 +75,7 @@ type Cache struct {
 	rev int64
 
 	gen     atomic.Uint64
-	hitsMu  sync.Mutex // guards hits
+	hitsMu  sync.Mutex       // guards hits
 	hits    map[string]int64 // name@version -> lookups (pre-caching)
 	badL2   sync.Map         // hash -> struct{}: refused in KV, skip it
 	flights sync.Map         // hash -> *flight
@@ -284,7 +284,9 @@ func (c *Cache) Entries(name string) []Entry {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Revision, b.Revision)) })
+	slices.SortFunc(out, func(a, b Entry) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Revision, b.Revision))
+	})
 	return out
 }
 

@@ -434,4 +434,3 @@ func library(v *Verified, warn string) (*vm.Library, error) {
 	copy(lib.Hash[:], mustHex(v.Hash))
 	return lib, nil
 }
-

@@ -240,4 +240,3 @@ func (s *PostgresStore) SetStatus(ctx context.Context, name, version, status, re
 
 // Close implements Store.
 func (s *PostgresStore) Close() { s.pool.Close() }
-
