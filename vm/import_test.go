@@ -73,6 +73,11 @@ func TestImportLibrary(t *testing.T) {
 	if w := p.Warnings(); len(w) != 1 || !strings.Contains(w[0], "deprecated") {
 		t.Fatalf("warnings %q", w)
 	}
+	// Every run logs the warnings first.
+	res, err := vm.NewMachine().Run(context.Background(), p, &vm.Input{}, vm.Limits{})
+	if err != nil || len(res.Logs) != 1 || !strings.Contains(res.Logs[0], "deprecated") {
+		t.Fatalf("logs %q %v", res.Logs, err)
+	}
 }
 
 func TestInclude(t *testing.T) {

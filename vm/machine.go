@@ -407,6 +407,9 @@ func (m *Machine) result() (*Result, error) {
 	res.Result = out[:nres:nres]
 	res.Variables = out[nres:]
 	res.Logs = m.logs
+	if w := m.prog.warnings; len(w) > 0 { // link warnings (deprecated imports) first
+		res.Logs = append(append(make([]string, 0, len(w)+len(m.logs)), w...), m.logs...)
+	}
 	return res, nil
 }
 
