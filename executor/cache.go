@@ -1,8 +1,10 @@
 package executor
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"time"
 	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -25,6 +27,7 @@ type progKey struct {
 type progEntry struct {
 	prog *vm.Program
 	err  error
+	gen  uint64 // importer generation at compile time (see programCache.stale)
 }
 
 // programCache is a bounded LRU of compiled programs with one compile per
@@ -34,6 +37,10 @@ type programCache struct {
 	group  singleflight.Group
 	opts   vm.CompileOptions
 	format uint64
+	// gen is the catalogue generation of opts.Importer when it has one
+	// (the registry cache): a program that imports libraries, or failed to
+	// compile, is relinked after a publish, deprecation or revocation.
+	gen func() uint64
 }
 
 func newProgramCache(size int, opts vm.CompileOptions) (*programCache, error) {
@@ -41,7 +48,11 @@ func newProgramCache(size int, opts vm.CompileOptions) (*programCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &programCache{lru: c, opts: opts, format: vmFormat()}, nil
+	pc := &programCache{lru: c, opts: opts, format: vmFormat()}
+	if g, ok := opts.Importer.(interface{ Generation() uint64 }); ok {
+		pc.gen = g.Generation
+	}
+	return pc, nil
 }
 
 // vmFormat returns the 8 bytes that follow the 4-byte magic of an encoded
@@ -66,20 +77,37 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 // cache hit (for stats).
 func (c *programCache) get(name, src string) (prog *vm.Program, hit bool, err error) {
 	key := progKey{hash: sha256.Sum256(bytesOf(src)), format: c.format}
-	if e, ok := c.lru.Get(key); ok {
+	if e, ok := c.lru.Get(key); ok && !c.stale(e) {
 		return e.prog, true, e.err
 	}
 	v, _, _ := c.group.Do(string(key.hash[:]), func() (any, error) {
-		if e, ok := c.lru.Get(key); ok {
+		if e, ok := c.lru.Get(key); ok && !c.stale(e) {
 			return e, nil
 		}
-		p, err := vm.Compile(name, bytesOf(src), c.opts)
-		e := &progEntry{prog: p, err: err}
+		var gen uint64
+		if c.gen != nil {
+			gen = c.gen()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), importTimeout)
+		p, err := vm.CompileContext(ctx, name, bytesOf(src), c.opts)
+		cancel()
+		e := &progEntry{prog: p, err: err, gen: gen}
 		c.lru.Add(key, e)
 		return e, nil
 	})
 	e := v.(*progEntry)
 	return e.prog, false, e.err
+}
+
+// importTimeout bounds resolving the imports of one compile.
+const importTimeout = 5 * time.Second
+
+// stale reports whether e was linked against an older registry catalogue.
+func (c *programCache) stale(e *progEntry) bool {
+	if c.gen == nil || e.gen == c.gen() {
+		return false
+	}
+	return e.err != nil || len(e.prog.Imports()) > 0
 }
 
 func (c *programCache) len() int { return c.lru.Len() }
