@@ -32,6 +32,13 @@ const (
 	CodeForbidden          Code = "AVAP_FORBIDDEN"
 	CodeRateLimited        Code = "AVAP_RATE_LIMITED"
 	CodeInternal           Code = "AVAP_INTERNAL"
+
+	// Durable work (jobs, idempotency).
+	CodeDependencyUnavailable Code = "AVAP_DEPENDENCY_UNAVAILABLE"
+	CodeUpstreamRateLimited   Code = "AVAP_UPSTREAM_RATE_LIMITED"
+	CodeExecutorLost          Code = "AVAP_EXECUTOR_LOST"
+	CodeIdempotencyMismatch   Code = "AVAP_IDEMPOTENCY_MISMATCH"
+	CodeConflict              Code = "AVAP_CONFLICT"
 )
 
 // CodeInfo describes one wire error code.
@@ -75,7 +82,12 @@ var codeTable = [...]CodeInfo{
 	{CodeUnauthorized, 4007, http.StatusUnauthorized, false, "authentication required"},
 	{CodeForbidden, 4008, http.StatusForbidden, false, "forbidden"},
 	{CodeRateLimited, 4009, http.StatusTooManyRequests, true, "rate limit exceeded; retry later"},
-	{CodeInternal, 9001, http.StatusInternalServerError, false, "internal server error"},
+	{CodeDependencyUnavailable, 3004, http.StatusServiceUnavailable, true, "a service the script depends on is unavailable; retry later"},
+	{CodeUpstreamRateLimited, 3005, http.StatusServiceUnavailable, true, "a service the script calls is rate limiting; retry later"},
+	{CodeExecutorLost, 3006, http.StatusServiceUnavailable, true, "the executor running the job stopped before finishing it"},
+	{CodeIdempotencyMismatch, 4010, http.StatusUnprocessableEntity, false, "the Idempotency-Key was already used with a different request"},
+	{CodeConflict, 4011, http.StatusConflict, false, "the request conflicts with the current state of the resource"},
+	{CodeInternal, 9001, http.StatusInternalServerError, false, "internal server error"}, // keep last: Lookup's fallback
 }
 
 // Codes returns a copy of the code table, in number order.

@@ -65,6 +65,10 @@ type Options struct {
 	ReplyMargin time.Duration
 
 	Metadata map[string]string // extra micro service metadata; or nil
+
+	// Audit receives one event per run (sync and batch items; jobs are
+	// audited by the JobRunner); or nil. Emit must not block.
+	Audit Auditor
 }
 
 func (o *Options) setDefaults() error {

@@ -66,6 +66,9 @@ func (e *Executor) execute(w *workerState, rep *bus.Reply, data []byte) {
 		return
 	}
 	defer func() { *req = bus.Request{} }() // drop references to the message
+	if e.opts.Audit != nil {
+		defer e.auditSync(req, rep, time.Now()) // runs before the reset above
+	}
 
 	lim := e.limits(&req.Limits)
 	if dl, ok := req.Deadline(); ok {

@@ -1,0 +1,329 @@
+package bus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Audit trail names.
+const (
+	// AuditStream holds audit events until a sink has written them
+	// (work-queue retention): while PostgreSQL is down they wait here.
+	AuditStream = "AVAP_AUDIT"
+	// AuditSubjectPrefix prefixes event subjects: "avap.audit.v1.event.<kind>".
+	AuditSubjectPrefix = "avap.audit.v1.event"
+	// AuditQuerySubject is the request subject of audit queries, served by
+	// the audit sinks (micro service AuditService).
+	AuditQuerySubject = "avap.audit.v1.query"
+	// AuditService is the micro service name of the audit sinks.
+	AuditService = "avap-audit"
+	// AuditConsumer is the durable consumer the sinks share.
+	AuditConsumer = "avap-audit-sink"
+)
+
+// Audit event kinds.
+const (
+	AuditSync  = "sync"  // POST /execute (and /execute/file)
+	AuditBatch = "batch" // one item of /execute/batch
+	AuditJob   = "job"   // final outcome of a job
+	AuditAdmin = "admin" // administrative action
+)
+
+// AuditSubject returns "avap.audit.v1.event.<kind>".
+func AuditSubject(kind string) (string, error) {
+	switch kind {
+	case AuditSync, AuditBatch, AuditJob, AuditAdmin:
+		return AuditSubjectPrefix + "." + kind, nil
+	}
+	return "", fmt.Errorf("%w: audit kind %q", ErrInvalidToken, kind)
+}
+
+// AuditLimits are the effective limits of an audited run.
+type AuditLimits struct {
+	MaxSteps       int64 `json:"max_steps"`
+	TimeoutMS      int64 `json:"timeout_ms"`
+	MaxMemoryBytes int64 `json:"max_memory_bytes"`
+	MaxCallDepth   int64 `json:"max_call_depth"`
+	MaxOutputBytes int64 `json:"max_output_bytes"`
+}
+
+// AuditEvent is one audited execution or administrative action. ID is
+// unique: it is the JetStream de-duplication id and the database primary
+// key, so a re-sent event is stored once.
+type AuditEvent struct {
+	ID         string       `json:"id"`
+	Time       time.Time    `json:"time"`
+	Kind       string       `json:"kind"`
+	RequestID  string       `json:"request_id,omitempty"`
+	ClientID   string       `json:"client_id,omitempty"`   // API key id
+	ScriptHash string       `json:"script_hash,omitempty"` // hex sha256 of an inline script
+	Command    string       `json:"command,omitempty"`     // name@version of a stored script
+	Limits     *AuditLimits `json:"limits,omitempty"`
+	Outcome    string       `json:"outcome"` // success, error; admin: ok, error
+	Code       Code         `json:"code,omitempty"`
+	Status     int          `json:"status"`
+	DurationUS int64        `json:"duration_us"`
+	Steps      int64        `json:"steps"`
+	ExecutorID string       `json:"executor_id,omitempty"`
+	NodeID     string       `json:"node_id,omitempty"`
+	JobID      string       `json:"job_id,omitempty"`
+	Action     string       `json:"action,omitempty"` // admin: config.reload, dlq.redrive, dlq.delete, job.cancel...
+	Target     string       `json:"target,omitempty"` // admin: what the action applied to
+	Detail     string       `json:"detail,omitempty"`
+}
+
+// Audit outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeError   = "error"
+)
+
+// AuditStreamConfig sizes the audit stream.
+type AuditStreamConfig struct {
+	MaxAge   time.Duration // events older than this are dropped even if unwritten; 0 = 7 days
+	MaxBytes int64         // bound on the backlog; 0 = 1 GiB
+	Replicas int           // 0 = 1
+	Memory   bool          // memory storage (tests)
+}
+
+// EnsureAuditStream creates (or updates) the audit stream and the sinks'
+// durable consumer.
+func EnsureAuditStream(ctx context.Context, js jetstream.JetStream, cfg AuditStreamConfig) (jetstream.Stream, error) {
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 7 * 24 * time.Hour
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 1 << 30
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	storage := jetstream.FileStorage
+	if cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        AuditStream,
+		Description: "avap audit events waiting for the audit sink",
+		Subjects:    []string{AuditSubjectPrefix + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     storage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.MaxAge,
+		MaxBytes:    cfg.MaxBytes,
+		Discard:     jetstream.DiscardOld,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: stream: %w", err)
+	}
+	if _, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       AuditConsumer,
+		Description:   "avap audit sinks",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		MaxAckPending: 20_000,
+	}); err != nil {
+		return nil, fmt.Errorf("audit: consumer: %w", err)
+	}
+	return s, nil
+}
+
+// AuditQuery selects audit events. Zero fields do not filter.
+type AuditQuery struct {
+	From      time.Time `json:"from,omitzero"`
+	To        time.Time `json:"to,omitzero"`
+	ClientID  string    `json:"client_id,omitempty"`
+	Outcome   string    `json:"outcome,omitempty"`
+	Kind      string    `json:"kind,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	JobID     string    `json:"job_id,omitempty"`
+	Limit     int       `json:"limit,omitempty"` // 0 = 100; at most 1000
+}
+
+// AuditQueryReply answers an AuditQuery: events newest first.
+type AuditQueryReply struct {
+	Events []AuditEvent `json:"events"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// AuditEmitterOptions configure an AuditEmitter.
+type AuditEmitterOptions struct {
+	Buffer     int               // events queued in memory before Emit drops; 0 = 8192
+	MaxPending int               // unacknowledged async publishes; 0 = 4096
+	NodeID     string            // stamped on events that carry none
+	Stream     AuditStreamConfig // created at Start
+	Logger     *slog.Logger      // or nil
+}
+
+// AuditEmitter publishes audit events to the audit stream without slowing
+// its callers: Emit copies the event into a bounded channel and returns;
+// one goroutine encodes and publishes asynchronously. When the channel is
+// full (JetStream far behind) Emit drops the event and counts it.
+type AuditEmitter struct {
+	nc   *nats.Conn
+	opts AuditEmitterOptions
+	log  *slog.Logger
+	ch   chan AuditEvent
+
+	prefix string
+	seq    atomic.Uint64
+
+	emitted, dropped, failed atomic.Uint64
+
+	startOnce sync.Once
+	stopOnce  sync.Once
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+// NewAuditEmitter allocates an emitter; Start begins publishing.
+func NewAuditEmitter(nc *nats.Conn, opts AuditEmitterOptions) *AuditEmitter {
+	if opts.Buffer <= 0 {
+		opts.Buffer = 8192
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 4096
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &AuditEmitter{
+		nc: nc, opts: opts, log: opts.Logger, ch: make(chan AuditEvent, opts.Buffer),
+		prefix: hex.EncodeToString(b[:]) + "-", stop: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// Emit queues ev for publishing; it never blocks. It fills ID, Time and
+// NodeID when empty and reports false when the event was dropped.
+func (a *AuditEmitter) Emit(ev AuditEvent) bool {
+	if a == nil {
+		return false
+	}
+	if ev.ID == "" {
+		ev.ID = a.prefix + strconv.FormatUint(a.seq.Add(1), 36)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	if ev.NodeID == "" {
+		ev.NodeID = a.opts.NodeID
+	}
+	select {
+	case a.ch <- ev:
+		return true
+	default:
+		a.dropped.Add(1)
+		return false
+	}
+}
+
+// AuditEmitterStats counts events.
+type AuditEmitterStats struct {
+	Emitted uint64 `json:"emitted"` // published and acknowledged by JetStream
+	Dropped uint64 `json:"dropped"` // dropped because the buffer was full
+	Failed  uint64 `json:"failed"`  // publishes JetStream did not acknowledge
+	Queued  int    `json:"queued"`  // waiting in the buffer
+}
+
+// Stats returns the emitter's counters.
+func (a *AuditEmitter) Stats() AuditEmitterStats {
+	return AuditEmitterStats{Emitted: a.emitted.Load(), Dropped: a.dropped.Load(), Failed: a.failed.Load(), Queued: len(a.ch)}
+}
+
+// Start ensures the audit stream exists and starts the publisher.
+func (a *AuditEmitter) Start(ctx context.Context) error {
+	js, err := jetstream.New(a.nc, jetstream.WithPublishAsyncMaxPending(a.opts.MaxPending),
+		jetstream.WithPublishAsyncAckHandler(func(jetstream.JetStream, *nats.Msg, *jetstream.PubAck) { a.emitted.Add(1) }),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
+			a.failed.Add(1)
+			a.log.Warn("audit event not stored", "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("audit emitter: %w", err)
+	}
+	if _, err := EnsureAuditStream(ctx, js, a.opts.Stream); err != nil {
+		return err
+	}
+	started := false
+	a.startOnce.Do(func() {
+		started = true
+		go a.run(js)
+	})
+	if !started {
+		return errors.New("audit emitter: already started")
+	}
+	return nil
+}
+
+// Shutdown publishes what is buffered (bounded by ctx) and stops.
+func (a *AuditEmitter) Shutdown(ctx context.Context) error {
+	a.stopOnce.Do(func() { close(a.stop) })
+	started := true
+	a.startOnce.Do(func() { started = false; close(a.done) })
+	if !started {
+		return nil
+	}
+	select {
+	case <-a.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit emitter: %w", ctx.Err())
+	}
+}
+
+func (a *AuditEmitter) run(js jetstream.JetStream) {
+	defer close(a.done)
+	var buf []byte
+	publish := func(ev *AuditEvent) {
+		subj, err := AuditSubject(ev.Kind)
+		if err != nil {
+			a.failed.Add(1)
+			return
+		}
+		buf, err = json.Marshal(ev)
+		if err != nil {
+			a.failed.Add(1)
+			return
+		}
+		msg := &nats.Msg{Subject: subj, Data: buf, Header: nats.Header{HeaderMsgID: {ev.ID}}}
+		if _, err := js.PublishMsgAsync(msg); err != nil {
+			a.failed.Add(1)
+			a.log.Warn("audit publish failed", "err", err)
+		}
+	}
+	for {
+		select {
+		case ev := <-a.ch:
+			publish(&ev)
+		case <-a.stop:
+			for {
+				select {
+				case ev := <-a.ch:
+					publish(&ev)
+				default:
+					select {
+					case <-js.PublishAsyncComplete():
+					case <-time.After(5 * time.Second):
+					}
+					return
+				}
+			}
+		}
+	}
+}
