@@ -255,7 +255,7 @@ type DeadLetter struct {
 	LastError string       `json:"last_error,omitempty"`
 	History   []JobAttempt `json:"history,omitempty"`
 	DeadAt    time.Time    `json:"dead_at"`
-	Request   []byte       `json:"request"` // msgpack Request, to redrive
+	Request   []byte       `json:"request,omitempty"` // msgpack Request, to redrive
 	Seq       uint64       `json:"seq,omitempty"`
 }
 

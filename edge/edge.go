@@ -39,6 +39,7 @@ type Options struct {
 	Grace         time.Duration // bound on finishing in-flight requests at shutdown
 	AccessLog     bool          // log one line per request at info (5xx always logged)
 	HealthOnly    bool          // serve only health and info (executor, registry and nats roles)
+	Pprof         bool          // serve net/http/pprof under PprofPrefix (debug.go); off by default
 
 	Logger    *slog.Logger                             // or nil to discard
 	Conn      *nats.Conn                               // mesh connection for handlers; or nil
@@ -46,6 +47,7 @@ type Options struct {
 	InfoExtra func(ctx context.Context) map[string]any // extra /api/v1/info fields; or nil
 	Checks    []Check                                  // component health checks, in display order
 	Execute   ExecuteOptions                           // execution API (execute.go); zero fields take defaults
+	Jobs      JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
 }
 
 func (o Options) withDefaults() Options {
@@ -110,7 +112,11 @@ type Server struct {
 	started  atomic.Bool
 	stopped  atomic.Bool
 	addr     atomic.Pointer[net.Addr]
+	ids      *idGen         // request ids (requestid.go)
 	wg       sync.WaitGroup // the serve goroutine
+
+	hooksMu       sync.Mutex // guards shutdownHooks
+	shutdownHooks []func()   // run by Shutdown, in order (see onShutdown)
 }
 
 // New validates opts and builds the Fiber app and routes. It opens nothing.
@@ -124,6 +130,7 @@ func New(opts Options) (*Server, error) {
 		log:    opts.Logger,
 		ready:  make(chan struct{}),
 		failed: make(chan error, 1),
+		ids:    newIDGen(),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "avap",
@@ -187,6 +194,7 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 // and in-flight requests get up to Grace (and ctx) to finish. Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	defer s.runShutdownHooks()
 	if !s.started.Load() || !s.stopped.CompareAndSwap(false, true) {
 		return nil
 	}

@@ -5,13 +5,11 @@ package edge
 // this file.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(
-		s.requestIDMiddleware,
-		s.accessLogMiddleware,
-		securityHeadersMiddleware,
-		s.bodyLimitMiddleware,
-		// auth, rate limit: later issues.
-	)
+	if s.opts.Pprof {
+		app.Use(pprofMiddleware())
+	}
+	app.Use(s.frontMiddleware) // request id, security headers, body limit, access log (middleware.go)
+	// auth, rate limit: later issues.
 	app.Get("/healthz", handleLive)
 	app.Get("/readyz", s.handleReady)
 	app.Get("/health", s.handleHealth)
@@ -20,6 +18,7 @@ func (s *Server) routes() {
 	api.Get("/health", s.handleHealth)
 	api.Get("/info", s.handleInfo)
 	if !s.opts.HealthOnly {
+		s.mountJobs(api) // before mountExecute: its idempotency middleware wraps /execute
 		s.mountExecute(api)
 	}
 }
