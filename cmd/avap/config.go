@@ -111,7 +111,11 @@ type LimitsConfig struct {
 
 // RegistryConfig configures the command registry.
 type RegistryConfig struct {
-	CacheTTL time.Duration `koanf:"cache_ttl" reload:"true" help:"how long cached commands stay fresh (registry issue)"`
+	CacheTTL    time.Duration `koanf:"cache_ttl" reload:"true" help:"how long cached commands stay fresh (registry issue)"`
+	TrustedKeys []string      `koanf:"trusted_keys" help:"public keys (name+hash+key) whose signed packages run; several for rotation; serve adds its own"`
+	KeyFile     string        `koanf:"key_file" help:"registry signing key (PRIVATE+KEY+...) for /api/v1/compile; serve: generated under data_dir when empty"`
+	CacheSize   int           `koanf:"cache_size" help:"executor L1 cache entries (signed packages); 0 = 1024"`
+	Precache    int           `koanf:"precache" help:"most used packages loaded at executor start; 0 = 32, -1 = none"`
 }
 
 // defaultConfig returns the built-in defaults, the lowest layer.
@@ -147,7 +151,7 @@ func defaultConfig() *Config {
 				Steps: 1_000_000_000, Timeout: 60 * time.Second, Memory: 512 << 20, Depth: 1000, Output: 32 << 20,
 			},
 		},
-		Registry: RegistryConfig{CacheTTL: 5 * time.Minute},
+		Registry: RegistryConfig{CacheTTL: 5 * time.Minute, TrustedKeys: []string{}},
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/avapmesh/avap/registry"
 )
 
 // problem is one invalid value, named by its key.
@@ -129,6 +131,14 @@ func (c *Config) validate() []problem {
 		}
 	}
 	nonNegative("registry.cache_ttl", c.Registry.CacheTTL)
+	for i, k := range c.Registry.TrustedKeys {
+		if _, err := registry.NewVerifier(k); err != nil {
+			add("registry.trusted_keys", "key %d: %v", i, err)
+		}
+	}
+	if c.Registry.CacheSize < 0 {
+		add("registry.cache_size", "must not be negative")
+	}
 	return ps
 }
 

@@ -164,6 +164,9 @@ nats.cluster.listen, routes to the other nodes of nats.cluster.routes.`),
 		a.checkCommand(),
 		a.versionCommand(),
 		a.healthCommand(),
+		a.keysCommand(),
+		a.commandsCommand(),
+		a.cacheCommand(),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/avapmesh/avap/executor"
+	"github.com/avapmesh/avap/vm"
 )
 
 // newExecutor builds the executor component for `avap serve` and
@@ -10,22 +11,28 @@ import (
 // reloadable: the hook swaps the defaults for new runs.
 func newExecutor(w wiring) (component, error) {
 	cfg := w.Config.Current()
+	reg, err := newRegistryCache(w) // nil without trusted keys
+	if err != nil {
+		return nil, err
+	}
 	e, err := executor.New(executor.Options{
-		Conn:          w.Conn,
-		Logger:        w.Log,
-		Version:       semver(w.Build.Version),
-		Workers:       cfg.Executor.Workers,
-		QueueSize:     cfg.Executor.QueueSize,
-		GracePeriod:   cfg.Executor.Grace,
-		DefaultLimits: cfg.Executor.Limits.vmLimits(),
-		MaxLimits:     cfg.Executor.MaxLimits.vmLimits(),
-		Metadata:      map[string]string{"node_id": w.NodeID},
+		CompileOptions: reg.compileOptions(vm.CompileOptions{}),
+		Commands:       reg.commands(),
+		Conn:           w.Conn,
+		Logger:         w.Log,
+		Version:        semver(w.Build.Version),
+		Workers:        cfg.Executor.Workers,
+		QueueSize:      cfg.Executor.QueueSize,
+		GracePeriod:    cfg.Executor.Grace,
+		DefaultLimits:  cfg.Executor.Limits.vmLimits(),
+		MaxLimits:      cfg.Executor.MaxLimits.vmLimits(),
+		Metadata:       map[string]string{"node_id": w.NodeID},
 	})
 	if err != nil {
 		return nil, err
 	}
 	w.Config.OnReload(func(_, cur *Config) { e.SetDefaultLimits(cur.Executor.Limits.vmLimits()) })
-	return e, nil
+	return reg.wrap(e), nil
 }
 
 // semver makes a build version acceptable to micro ("v0.1.0" -> "0.1.0";
