@@ -39,7 +39,6 @@ type Options struct {
 	Grace         time.Duration // bound on finishing in-flight requests at shutdown
 	AccessLog     bool          // log one line per request at info (5xx always logged)
 	HealthOnly    bool          // serve only health and info (executor, registry and nats roles)
-	Pprof         bool          // serve net/http/pprof under PprofPrefix (debug.go); off by default
 
 	Logger    *slog.Logger                             // or nil to discard
 	Conn      *nats.Conn                               // mesh connection for handlers; or nil
@@ -112,11 +111,7 @@ type Server struct {
 	started  atomic.Bool
 	stopped  atomic.Bool
 	addr     atomic.Pointer[net.Addr]
-	ids      *idGen         // request ids (requestid.go)
 	wg       sync.WaitGroup // the serve goroutine
-
-	hooksMu       sync.Mutex // guards shutdownHooks
-	shutdownHooks []func()   // run by Shutdown, in order (see onShutdown)
 }
 
 // New validates opts and builds the Fiber app and routes. It opens nothing.
@@ -130,7 +125,6 @@ func New(opts Options) (*Server, error) {
 		log:    opts.Logger,
 		ready:  make(chan struct{}),
 		failed: make(chan error, 1),
-		ids:    newIDGen(),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "avap",
@@ -194,7 +188,6 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 // and in-flight requests get up to Grace (and ctx) to finish. Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	defer s.runShutdownHooks()
 	if !s.started.Load() || !s.stopped.CompareAndSwap(false, true) {
 		return nil
 	}

@@ -5,11 +5,13 @@ package edge
 // this file.
 func (s *Server) routes() {
 	app := s.app
-	if s.opts.Pprof {
-		app.Use(pprofMiddleware())
-	}
-	app.Use(s.frontMiddleware) // request id, security headers, body limit, access log (middleware.go)
-	// auth, rate limit: later issues.
+	app.Use(
+		s.requestIDMiddleware,
+		s.accessLogMiddleware,
+		securityHeadersMiddleware,
+		s.bodyLimitMiddleware,
+		// auth, rate limit: later issues.
+	)
 	app.Get("/healthz", handleLive)
 	app.Get("/readyz", s.handleReady)
 	app.Get("/health", s.handleHealth)
