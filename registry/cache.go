@@ -628,3 +628,7 @@ func (c *Cache) PublishScript(ctx context.Context, name, version string, src []b
 	}
 	return e, err
 }
+
+// Evict drops the package with content hash from L1 (the next lookup goes
+// to L2).
+func (c *Cache) Evict(hash string) { c.l1.Remove(l1Key{hash, vm.BytecodeVersion}) }

@@ -295,7 +295,9 @@ type mesh struct {
 	audit  chan registry.AuditEvent
 }
 
-func startMesh(t *testing.T, st registry.Store) *mesh {
+func startMesh(t *testing.T, st registry.Store) *mesh { return startMeshTB(t, st) }
+
+func startMeshTB(t testing.TB, st registry.Store) *mesh {
 	t.Helper()
 	ns := natstest.Run(t)
 	m := &mesh{url: ns.ClientURL(), bucket: "avap_registry_test", audit: make(chan registry.AuditEvent, 100)}
@@ -508,7 +510,9 @@ func TestTierFallThroughAndFill(t *testing.T) {
 	}
 }
 
-func bucket(t *testing.T, m *mesh) jetstream.KeyValue {
+func bucket(t *testing.T, m *mesh) jetstream.KeyValue { return bucketTB(t, m) }
+
+func bucketTB(t testing.TB, m *mesh) jetstream.KeyValue {
 	js, _ := jetstream.New(m.nc)
 	kv, err := js.KeyValue(context.Background(), m.bucket)
 	if err != nil {
