@@ -25,6 +25,8 @@ type Config struct {
 	Postgres PostgresConfig `koanf:"postgres"`
 	Executor ExecutorConfig `koanf:"executor"`
 	Registry RegistryConfig `koanf:"registry"`
+	Jobs     JobsConfig     `koanf:"jobs"`  // wire_jobs.go
+	Audit    AuditConfig    `koanf:"audit"` // wire_jobs.go
 }
 
 // NodeConfig identifies this process in the mesh.
@@ -151,6 +153,8 @@ func defaultConfig() *Config {
 				Steps: 1_000_000_000, Timeout: 60 * time.Second, Memory: 512 << 20, Depth: 1000, Output: 32 << 20,
 			},
 		},
+		Jobs:     defaultJobsConfig(),
+		Audit:    defaultAuditConfig(),
 		Registry: RegistryConfig{CacheTTL: 5 * time.Minute, TrustedKeys: []string{}},
 	}
 }

@@ -131,6 +131,7 @@ func (c *Config) validate() []problem {
 		}
 	}
 	nonNegative("registry.cache_ttl", c.Registry.CacheTTL)
+	ps = append(ps, c.validateDurable()...) // jobs.*, audit.* (wire_jobs.go)
 	for i, k := range c.Registry.TrustedKeys {
 		if _, err := registry.NewVerifier(k); err != nil {
 			add("registry.trusted_keys", "key %d: %v", i, err)

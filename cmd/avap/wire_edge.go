@@ -8,7 +8,8 @@ import "github.com/avapmesh/avap/edge"
 // go into edge.Options here.
 func newEdge(w wiring) (component, error) {
 	cfg := w.Config.Current()
-	return edge.New(edge.Options{
+	aud := newAuditEmitter(w) // admin audit events (wire_jobs.go)
+	s, err := edge.New(edge.Options{
 		Addr:          cfg.HTTP.Addr,
 		ReadTimeout:   cfg.HTTP.ReadTimeout,
 		WriteTimeout:  cfg.HTTP.WriteTimeout,
@@ -20,6 +21,7 @@ func newEdge(w wiring) (component, error) {
 		Logger:        w.Log,
 		Conn:          w.Conn,
 		Checks:        w.Checks,
+		Jobs:          edgeJobs(w, aud),
 		Execute: edge.ExecuteOptions{
 			ScriptTimeout: cfg.Executor.Limits.Timeout,
 			MaxTimeout:    cfg.Executor.MaxLimits.Timeout,
@@ -36,4 +38,8 @@ func newEdge(w wiring) (component, error) {
 			StartTime: w.Start,
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return withEmitter(w, s, aud), nil
 }

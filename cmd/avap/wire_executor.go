@@ -15,6 +15,7 @@ func newExecutor(w wiring) (component, error) {
 	if err != nil {
 		return nil, err
 	}
+	aud := newAuditEmitter(w) // nil when audit is off
 	e, err := executor.New(executor.Options{
 		CompileOptions: reg.compileOptions(vm.CompileOptions{}),
 		Commands:       reg.commands(),
@@ -27,12 +28,13 @@ func newExecutor(w wiring) (component, error) {
 		DefaultLimits:  cfg.Executor.Limits.vmLimits(),
 		MaxLimits:      cfg.Executor.MaxLimits.vmLimits(),
 		Metadata:       map[string]string{"node_id": w.NodeID},
+		Audit:          executorAuditor(aud),
 	})
 	if err != nil {
 		return nil, err
 	}
 	w.Config.OnReload(func(_, cur *Config) { e.SetDefaultLimits(cur.Executor.Limits.vmLimits()) })
-	return reg.wrap(e), nil
+	return withDurable(w, e, aud, reg.wrap(e)) // jobs runner, audit emitter and sink (wire_jobs.go)
 }
 
 // semver makes a build version acceptable to micro ("v0.1.0" -> "0.1.0";
