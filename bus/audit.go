@@ -327,3 +327,38 @@ func (a *AuditEmitter) run(js jetstream.JetStream) {
 		}
 	}
 }
+
+// Publish stores ev in the audit stream synchronously (waiting for
+// JetStream's acknowledgement), for callers that must know the event is
+// durable before they go on — a job's final outcome is published before
+// the job's message is acknowledged. It fills ID, Time and NodeID like
+// Emit.
+func (a *AuditEmitter) Publish(ctx context.Context, ev AuditEvent) error {
+	if ev.ID == "" {
+		ev.ID = a.prefix + strconv.FormatUint(a.seq.Add(1), 36)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	if ev.NodeID == "" {
+		ev.NodeID = a.opts.NodeID
+	}
+	subj, err := AuditSubject(ev.Kind)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(&ev)
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(a.nc)
+	if err != nil {
+		return err
+	}
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: data, Header: nats.Header{HeaderMsgID: {ev.ID}}}); err != nil {
+		a.failed.Add(1)
+		return fmt.Errorf("audit: publish: %w", err)
+	}
+	a.emitted.Add(1)
+	return nil
+}

@@ -73,6 +73,7 @@ func (r *JobRunner) process(p bus.Priority, msg jetstream.Msg) {
 	case errors.Is(err, bus.ErrSkipUpdate):
 		// Finished earlier (redelivered after the outcome was stored, or
 		// canceled): make sure its callback is queued, then drop it.
+		r.reaudit(rec)
 		if rec.CallbackURL != "" && rec.State != bus.JobCanceled && rec.Callback != nil && rec.Callback.State == "pending" {
 			_ = r.jobs.EnqueueCallback(ctx, id, strconv.Itoa(rec.Attempts))
 		}
@@ -156,8 +157,8 @@ func (r *JobRunner) process(p bus.Priority, msg jetstream.Msg) {
 	if retryable && rec.Attempts >= rec.MaxAttempts {
 		markLast(rec, "failed", rep.Code, rep.Error, end)
 		rec.Reply = bus.NewJobReply(&rep)
+		r.audit(rec, &req, &rep, lim, hash, start) // before the ack in deadLetter
 		r.deadLetter(ctx, msg, rec, rev, "retryable failure on every attempt ("+strconv.Itoa(rec.Attempts)+")", false)
-		r.audit(rec, &req, &rep, lim, hash, start)
 		return
 	}
 	if retryable {
@@ -250,7 +251,7 @@ func (r *JobRunner) deadLetter(ctx context.Context, msg jetstream.Msg, rec *bus.
 	}
 	r.stats.dead.Add(1)
 	if claimFailed && r.opts.Audit != nil {
-		r.opts.Audit.Emit(bus.AuditEvent{
+		r.emitDurable(bus.AuditEvent{
 			ID: "job-" + rec.ID + "-" + strconv.Itoa(rec.Attempts), Kind: bus.AuditJob, JobID: rec.ID, RequestID: rec.RequestID,
 			ClientID: rec.ClientID, Outcome: bus.OutcomeError, Code: bus.CodeExecutorLost, Status: 503, ExecutorID: r.e.id,
 		})
@@ -294,7 +295,51 @@ func (r *JobRunner) audit(rec *bus.JobRecord, req *bus.Request, rep *bus.Reply, 
 	if rep.Success {
 		ev.Outcome = bus.OutcomeSuccess
 	}
+	r.emitDurable(ev)
+}
+
+// durableAuditor is an Auditor that can also publish synchronously
+// (bus.AuditEmitter).
+type durableAuditor interface {
+	Publish(ctx context.Context, ev bus.AuditEvent) error
+}
+
+// emitDurable publishes a job's final audit event before the job's message
+// is acknowledged, so a crash in between re-publishes it (same id: stored
+// once) instead of losing it.
+func (r *JobRunner) emitDurable(ev bus.AuditEvent) {
+	if d, ok := r.opts.Audit.(durableAuditor); ok {
+		ctx, cancel := context.WithTimeout(r.runCtx, 5*time.Second)
+		err := d.Publish(ctx, ev)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
 	r.opts.Audit.Emit(ev)
+}
+
+// reaudit re-publishes the final audit event of a job found finished on
+// redelivery (its executor may have died between storing the outcome and
+// acknowledging); the id matches the original, so it is stored once.
+func (r *JobRunner) reaudit(rec *bus.JobRecord) {
+	if r.opts.Audit == nil || rec.State == bus.JobCanceled || rec.Reply == nil {
+		return
+	}
+	ev := bus.AuditEvent{
+		ID: "job-" + rec.ID + "-" + strconv.Itoa(rec.Attempts), Kind: bus.AuditJob, JobID: rec.ID, RequestID: rec.RequestID,
+		ClientID: rec.ClientID, Code: rec.Reply.Code, Steps: rec.Reply.Stats.Steps, DurationUS: rec.Reply.Stats.DurationUS,
+		ExecutorID: rec.Reply.ExecutorID, Outcome: bus.OutcomeError, Status: rec.Reply.Status,
+	}
+	if rec.FinishedAt != nil {
+		ev.Time = *rec.FinishedAt
+	}
+	if rec.Reply.Success {
+		ev.Outcome = bus.OutcomeSuccess
+	}
+	rep := rec.Reply.ToReply()
+	ev.Status = replyStatus(&rep)
+	r.emitDurable(ev)
 }
 
 // runJob runs a job's request under ctx (canceled by DELETE or shutdown)
