@@ -23,7 +23,9 @@ import (
 	"github.com/avapmesh/avap/postgres"
 )
 
-func natsConn(t *testing.T) *nats.Conn {
+func natsConn(t *testing.T) *nats.Conn { return natsConnB(t) }
+
+func natsConnB(t testing.TB) *nats.Conn {
 	t.Helper()
 	s := natstest.RunInProcess(t)
 	nc, err := nats.Connect("", nats.InProcessServer(s))
@@ -36,7 +38,9 @@ func natsConn(t *testing.T) *nats.Conn {
 
 // pgSchema creates a throwaway schema on AVAP_TEST_POSTGRES_DSN (dropped
 // at the end) and returns the DSN and schema; it skips without the DSN.
-func pgSchema(t *testing.T) (string, string) {
+func pgSchema(t *testing.T) (string, string) { return pgSchemaB(t) }
+
+func pgSchemaB(t testing.TB) (string, string) {
 	t.Helper()
 	dsn := os.Getenv("AVAP_TEST_POSTGRES_DSN")
 	if dsn == "" {
