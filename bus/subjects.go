@@ -31,6 +31,11 @@ const (
 	RegistryBucket = "avap_registry"
 	// ServiceAPIPrefix is the micro discovery prefix ($SRV).
 	ServiceAPIPrefix = "$SRV"
+	// ProjectDeploySubject carries project deployments (project.go).
+	ProjectDeploySubject = "avap.project.v1.deploy"
+	// ProjectsBucket is the JetStream KV bucket of deployed projects, one
+	// key per project holding a Project as JSON; edges watch it.
+	ProjectsBucket = "avap_projects"
 )
 
 // Lane selects a bulkhead of executors: interactive requests and batch

@@ -112,6 +112,9 @@ type Server struct {
 	stopped  atomic.Bool
 	addr     atomic.Pointer[net.Addr]
 	wg       sync.WaitGroup // the serve goroutine
+
+	hooksMu       sync.Mutex // guards shutdownHooks
+	shutdownHooks []func()   // run by Shutdown, in order (see onShutdown)
 }
 
 // New validates opts and builds the Fiber app and routes. It opens nothing.
@@ -188,6 +191,7 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 // and in-flight requests get up to Grace (and ctx) to finish. Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	defer s.runShutdownHooks()
 	if !s.started.Load() || !s.stopped.CompareAndSwap(false, true) {
 		return nil
 	}

@@ -47,6 +47,9 @@ type ExecuteOptions struct {
 	RetryDelay time.Duration
 	// NoCompression disables gzip/deflate/brotli of responses.
 	NoCompression bool
+	// ProjectPrefix is where deployed projects answer (projects.go);
+	// "" = DefaultProjectPrefix ("/x").
+	ProjectPrefix string
 }
 
 func (o ExecuteOptions) withDefaults(bodyLimit int) ExecuteOptions {
@@ -133,6 +136,7 @@ func (s *Server) mountExecute(api fiber.Router) {
 	api.Post("/execute/file", handlers(x.handleFile)...)
 	api.Post("/compile", handlers(x.handleCompile)...)
 	api.Get("/openapi.json", handleOpenAPI)
+	s.mountProjects(api, x)
 }
 
 func (x *executeAPI) getState() *execState { return x.states.Get().(*execState) }

@@ -385,6 +385,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			if strings.HasPrefix(seg, ":") {
 				p = strings.Replace(p, seg, "{"+strings.TrimSuffix(strings.TrimPrefix(seg, ":"), "?")+"}", 1)
 			}
+			if seg == "*" { // the rest of the path (deployed projects)
+				p = strings.TrimSuffix(p, "*") + "{path}"
+			}
 		}
 		registered[r.Method+" "+p] = true
 	}

@@ -203,6 +203,11 @@ func (e *Executor) Start(ctx context.Context) error {
 		e.stopWorkers()
 		return fmt.Errorf("executor: add compile endpoint: %w", err)
 	}
+	if err := e.addProjectEndpoint(svc); err != nil {
+		_ = svc.Stop()
+		e.stopWorkers()
+		return fmt.Errorf("executor: add project endpoint: %w", err)
+	}
 	// Make sure the server knows our subscriptions before we report ready.
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second) // Flush needs a deadline
 	err = e.nc.FlushWithContext(fctx)

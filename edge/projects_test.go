@@ -1,0 +1,243 @@
+package edge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/avapmesh/avap/edge"
+	"github.com/avapmesh/avap/executor"
+	"github.com/avapmesh/avap/nats/natstest"
+)
+
+// projectStack starts NATS (JetStream), an executor with a Host and two
+// edges on the same mesh; the first one listens on a real port.
+func projectStack(t *testing.T) (base string, a, b *edge.Server) {
+	t.Helper()
+	s := natstest.RunInProcess(t)
+	nc, err := nats.Connect("", nats.InProcessServer(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	host, err := executor.NewHost(executor.HostOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(host.Close)
+	ex, err := executor.New(executor.Options{Conn: nc, Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ex.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ex.Shutdown(context.Background()) })
+	for _, p := range []**edge.Server{&a, &b} {
+		srv, err := edge.New(edge.Options{Addr: "127.0.0.1:0", Conn: nc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+		*p = srv
+	}
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + a.Addr().String(), a, b
+}
+
+// call makes a real HTTP request and decodes the JSON answer.
+func call(t *testing.T, method, url, ct string, body []byte) (*http.Response, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s %s: %q is not JSON", method, url, b)
+	}
+	return resp, m
+}
+
+func deployJSON(t *testing.T, base, name string, files map[string]string) (*http.Response, map[string]any) {
+	b, _ := json.Marshal(map[string]any{"name": name, "files": files})
+	return call(t, http.MethodPost, base+"/api/v1/projects", "application/json", b)
+}
+
+const shopProject = `// two endpoints behind a middleware
+function auth(){
+  addParam(token, t)
+  if(t, "secret", "!=")
+    _status = 401
+    addVar(err, "unauthorized")
+    addResult(err)
+  end()
+}
+function list_items(){
+  items = ["a", "b"]
+  return(items)
+}
+function create_item(){
+  addParam(name, n)
+  created = {"name": n}
+  addResult(created)
+  _status = 201
+}
+registerEndpoint("/items", "GET", [auth], "List items", list_items, items)
+registerEndpoint("/items", "POST", [auth], "Create an item", create_item, created)
+`
+
+func TestProjectCorpus40(t *testing.T) {
+	base, _, _ := projectStack(t)
+	src, err := os.ReadFile(filepath.Join(corpusDir, "40_error_method_not_allowed.avap"))
+	if err != nil {
+		t.Skip("corpus not found")
+	}
+	var cc corpusCase
+	b, _ := os.ReadFile(filepath.Join(corpusDir, "40_error_method_not_allowed.expected.json"))
+	if err := json.Unmarshal(b, &cc); err != nil {
+		t.Fatal(err)
+	}
+	resp, m := deployJSON(t, base, "c40", map[string]string{"main.avap": string(src)})
+	if resp.StatusCode != 200 || m["success"] != true {
+		t.Fatalf("deploy: %d %v", resp.StatusCode, m)
+	}
+	resp, m = call(t, cc.Request.Method, base+"/x/c40/hello", "", nil)
+	if resp.StatusCode != cc.Expected.StatusCode || m["success"] != cc.Expected.Success || resp.Header.Get("Allow") != "GET" {
+		t.Errorf("corpus 40: %d %v (Allow %q)", resp.StatusCode, m, resp.Header.Get("Allow"))
+	}
+	resp, m = call(t, http.MethodGet, base+"/x/c40/hello", "", nil)
+	if resp.StatusCode != 200 || m["result"].(map[string]any)["msg"] != "hello" {
+		t.Errorf("GET /hello: %d %v", resp.StatusCode, m)
+	}
+}
+
+func TestProjectEndToEnd(t *testing.T) {
+	base, _, other := projectStack(t)
+	// Deploy as multipart.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("name", "shop")
+	fw, _ := mw.CreateFormFile("file", "main.avap")
+	_, _ = io.WriteString(fw, shopProject)
+	_ = mw.Close()
+	resp, m := call(t, http.MethodPost, base+"/api/v1/projects", mw.FormDataContentType(), buf.Bytes())
+	if resp.StatusCode != 200 || m["success"] != true {
+		t.Fatalf("deploy: %d %v", resp.StatusCode, m)
+	}
+	if routes := m["result"].(map[string]any)["routes"].([]any); len(routes) != 2 {
+		t.Fatalf("routes = %v", routes)
+	}
+	cases := []struct {
+		method, path, body string
+		status             int
+		result             string
+	}{
+		{"GET", "/x/shop/items?token=secret", "", 200, `{"items":["a","b"]}`},
+		{"POST", "/x/shop/items?token=secret", `{"name":"pen"}`, 201, `{"created":{"name":"pen"}}`},
+		{"GET", "/x/shop/items", "", 401, `{"err":"unauthorized"}`},
+		{"POST", "/x/shop/items?token=nope", `{"name":"pen"}`, 401, `{"err":"unauthorized"}`},
+		{"DELETE", "/x/shop/items?token=secret", "", 405, ""},
+		{"GET", "/x/shop/nope", "", 404, ""},
+		{"GET", "/x/nosuch/items", "", 404, ""},
+	}
+	for _, c := range cases {
+		ct := ""
+		if c.body != "" {
+			ct = "application/json"
+		}
+		resp, m := call(t, c.method, base+c.path, ct, []byte(c.body))
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: status %d, want %d: %v", c.method, c.path, resp.StatusCode, c.status, m)
+			continue
+		}
+		if c.result != "" {
+			got, _ := json.Marshal(m["result"])
+			if string(got) != c.result {
+				t.Errorf("%s %s: result %s, want %s", c.method, c.path, got, c.result)
+			}
+			if v, ok := m["variables"].(map[string]any); ok && len(v) > 0 {
+				t.Errorf("%s %s: variables exposed: %v", c.method, c.path, v)
+			}
+		}
+	}
+
+	// The OpenAPI document comes from the registrations.
+	resp, m = call(t, http.MethodGet, base+"/api/v1/projects/shop/openapi.json", "", nil)
+	paths, _ := m["paths"].(map[string]any)
+	items, _ := paths["/items"].(map[string]any)
+	if resp.StatusCode != 200 || items["get"] == nil || items["post"] == nil || m["openapi"] != "3.0.3" {
+		t.Errorf("openapi: %d %v", resp.StatusCode, m)
+	}
+
+	// A redeployment replaces the routes on every edge, without restart.
+	mustGet := func(s *edge.Server) string {
+		r, mm := do(t, s, httptest.NewRequest(http.MethodGet, "/x/shop/items?token=secret", nil))
+		got, _ := json.Marshal(mm["result"])
+		return r.Status + " " + string(got)
+	}
+	if got := mustGet(other); !strings.Contains(got, `["a","b"]`) {
+		t.Fatalf("second edge before redeploy: %s", got)
+	}
+	resp, m = deployJSON(t, base, "shop", map[string]string{"main.avap": strings.Replace(shopProject, `["a", "b"]`, `["c"]`, 1)})
+	if resp.StatusCode != 200 {
+		t.Fatalf("redeploy: %v", m)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(mustGet(other), `["c"]`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("second edge still serves the old routes: %s", mustGet(other))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestProjectDeployErrors(t *testing.T) {
+	base, _, _ := projectStack(t)
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"Bad_Name", map[string]string{"a.avap": "x = 1\n"}, "invalid project name"},
+		{"p", map[string]string{}, "no .avap file"},
+		{"p", map[string]string{"a.avap": "x = 1\n"}, "registers no endpoint"},
+		{"p", map[string]string{"a.avap": "if(x, 1, =)\n"}, "end()"},
+		{"p", map[string]string{"a.avap": `registerEndpoint("/a", "GET", [], "", nohandler, out)` + "\n"}, "not a function"},
+		{"p", map[string]string{"a.avap": "function h(){\n}\nregisterEndpoint(\"/a\", \"BREW\", [], \"\", h, out)\n"}, "method must be"},
+		{"p", map[string]string{"../a.avap": "x = 1\n"}, "bad file path"},
+		{"p", map[string]string{"a.avap": "function h(){\n}\nregisterEndpoint(\"/a\", \"GET\", [], \"\", h, o)\nregisterEndpoint(\"/a\", \"GET\", [], \"\", h, o)\n"}, "registered twice"},
+	}
+	for _, c := range cases {
+		resp, m := deployJSON(t, base, c.name, c.files)
+		if resp.StatusCode != 400 || !strings.Contains(m["error"].(string), c.want) {
+			t.Errorf("%s %v: %d %v, want 400 %q", c.name, c.files, resp.StatusCode, m, c.want)
+		}
+	}
+	resp, m := call(t, http.MethodPost, base+"/api/v1/projects", "text/plain", []byte("x"))
+	if resp.StatusCode != 415 {
+		t.Errorf("text body: %d %v", resp.StatusCode, m)
+	}
+}
