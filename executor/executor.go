@@ -330,6 +330,9 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 		e.kvStore.close()
 	}
 	e.cancelRun(errShutdown)
+	if c, ok := e.opts.Host.(interface{ Close() }); ok {
+		c.Close() // database pools, idle HTTP connections
+	}
 	e.stopErr = errors.Join(errs...)
 	e.log.Info("executor stopped", "id", e.id)
 	return e.stopErr

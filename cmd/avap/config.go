@@ -44,6 +44,7 @@ type HTTPConfig struct {
 	ShutdownDelay time.Duration   `koanf:"shutdown_delay" help:"on SIGTERM, report not ready this long before closing the listener"`
 	Grace         time.Duration   `koanf:"grace" help:"on SIGTERM, time in-flight requests get to finish"`
 	AccessLog     bool            `koanf:"access_log" help:"log one line per request (5xx are always logged)"`
+	ProjectPrefix string          `koanf:"project_prefix" help:"deployed projects answer at <prefix>/<project>/<path>"`
 	RateLimit     RateLimitConfig `koanf:"rate_limit" reload:"true"`
 }
 
@@ -100,6 +101,11 @@ type ExecutorConfig struct {
 	Grace     time.Duration `koanf:"grace" help:"on SIGTERM, time in-flight runs get to finish"`
 	Limits    LimitsConfig  `koanf:"limits" reload:"true"`
 	MaxLimits LimitsConfig  `koanf:"max_limits"`
+
+	// Outside commands (config_host.go).
+	Egress           EgressConfig      `koanf:"egress"`
+	Connectors       []ConnectorConfig `koanf:"connectors" help:"SQL connectors (PostgreSQL): list of {name, dsn_file or dsn_env, read_only, statement_timeout, max_conns}; the DSN never sits in this file"`
+	DefaultConnector string            `koanf:"default_connector" help:"connector of ormDirect, ormCheckTable and ormAccess*; empty = the only connector"`
 }
 
 // LimitsConfig bounds one script run (vm.Limits).
@@ -133,6 +139,7 @@ func defaultConfig() *Config {
 			ShutdownDelay: 0,
 			Grace:         15 * time.Second,
 			AccessLog:     true,
+			ProjectPrefix: "/x",
 			RateLimit:     RateLimitConfig{RPS: 0, Burst: 0},
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
@@ -145,7 +152,9 @@ func defaultConfig() *Config {
 			JetStream:  JetStreamConfig{Enabled: true},
 		},
 		Executor: ExecutorConfig{
-			Grace: 10 * time.Second,
+			Grace:      10 * time.Second,
+			Egress:     defaultEgressConfig(),
+			Connectors: []ConnectorConfig{},
 			Limits: LimitsConfig{
 				Steps: 10_000_000, Timeout: 5 * time.Second, Memory: 64 << 20, Depth: 200, Output: 4 << 20,
 			},

@@ -115,6 +115,8 @@ func (c *Config) validate() []problem {
 		add("executor.queue_size", "must not be negative")
 	}
 	nonNegative("executor.grace", c.Executor.Grace)
+	ps = append(ps, c.validateHost()...)
+	ps = append(ps, c.validateProjectPrefix()...)
 	ps = append(ps, c.Executor.Limits.validate("executor.limits")...)
 	ps = append(ps, c.Executor.MaxLimits.validate("executor.max_limits")...)
 	l, m := c.Executor.Limits, c.Executor.MaxLimits

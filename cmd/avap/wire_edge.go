@@ -25,6 +25,7 @@ func newEdge(w wiring) (component, error) {
 		Execute: edge.ExecuteOptions{
 			ScriptTimeout: cfg.Executor.Limits.Timeout,
 			MaxTimeout:    cfg.Executor.MaxLimits.Timeout,
+			ProjectPrefix: cfg.HTTP.ProjectPrefix,
 		},
 		InfoExtra: edge.MeshInfo(w.Conn, 0),
 		Info: edge.Info{

@@ -16,6 +16,11 @@ func newExecutor(w wiring) (component, error) {
 		return nil, err
 	}
 	aud := newAuditEmitter(w) // nil when audit is off
+	// RequestGet/RequestPost and SQL connectors (wire_host.go).
+	host, err := newHost(cfg, w.Log)
+	if err != nil {
+		return nil, err
+	}
 	e, err := executor.New(executor.Options{
 		CompileOptions: reg.compileOptions(vm.CompileOptions{}),
 		Commands:       reg.commands(),
@@ -29,6 +34,7 @@ func newExecutor(w wiring) (component, error) {
 		MaxLimits:      cfg.Executor.MaxLimits.vmLimits(),
 		Metadata:       map[string]string{"node_id": w.NodeID},
 		Audit:          executorAuditor(aud),
+		Host:           host,
 	})
 	if err != nil {
 		return nil, err
