@@ -94,7 +94,7 @@ const (
 type AuditStreamConfig struct {
 	MaxAge   time.Duration // events older than this are dropped even if unwritten; 0 = 7 days
 	MaxBytes int64         // bound on the backlog; 0 = 1 GiB
-	Replicas int           // 0 = 1
+	Replicas int           // 0 = bus.Replicas (3 on a cluster of 3+ servers, else 1)
 	Memory   bool          // memory storage (tests)
 }
 
@@ -108,7 +108,7 @@ func EnsureAuditStream(ctx context.Context, js jetstream.JetStream, cfg AuditStr
 		cfg.MaxBytes = 1 << 30
 	}
 	if cfg.Replicas <= 0 {
-		cfg.Replicas = 1
+		cfg.Replicas = Replicas(js.Conn()) // R3 on a cluster of 3+ servers
 	}
 	storage := jetstream.FileStorage
 	if cfg.Memory {

@@ -34,7 +34,7 @@ type JobsConfig struct {
 	DuplicateWindow time.Duration // JetStream de-duplication window (Nats-Msg-Id); 0 = default
 	MaxQueued       int64         // queued jobs per priority before submissions are refused; 0 = default
 	AckWait         time.Duration // redelivery delay of a job whose executor stopped heartbeating; 0 = default
-	Replicas        int           // stream replicas (cluster); 0 = 1
+	Replicas        int           // stream replicas (cluster); 0 = bus.Replicas
 	Memory          bool          // memory storage instead of file (tests)
 }
 
@@ -90,6 +90,9 @@ type rateSample struct {
 // OpenJobs creates (or updates to cfg) the job streams, consumers and
 // bucket on nc's JetStream and returns the store.
 func OpenJobs(ctx context.Context, nc *nats.Conn, cfg JobsConfig) (*Jobs, error) {
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = Replicas(nc) // R3 on a cluster of 3+ servers
+	}
 	cfg = cfg.withDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -66,6 +66,7 @@ func OpenIdempotency(ctx context.Context, nc *nats.Conn, ttl time.Duration, memo
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      IdempotencyBucket,
+		Replicas:    Replicas(js.Conn()),
 		Description: "avap stored responses of idempotent requests",
 		TTL:         ttl,
 		History:     1,

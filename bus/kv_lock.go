@@ -49,6 +49,7 @@ func OpenLocks(ctx context.Context, nc *nats.Conn, owner string, memory bool) (*
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      LocksBucket,
+		Replicas:    Replicas(js.Conn()),
 		Description: "avap distributed locks",
 		History:     1,
 		TTL:         24 * time.Hour, // garbage-collects keys of crashed holders

@@ -31,6 +31,13 @@ const (
 	RegistryBucket = "avap_registry"
 	// ServiceAPIPrefix is the micro discovery prefix ($SRV).
 	ServiceAPIPrefix = "$SRV"
+	// MeshPrefix is the prefix of node heartbeats (mesh.go):
+	// "avap.mesh.v1.hb.<role>.<id>", and of "avap.mesh.v1.ping", which
+	// makes every node answer with its heartbeat at once.
+	MeshPrefix = "avap.mesh.v1"
+	// ZoneToken is the token of zone-local execution subjects (locality.go):
+	// "avap.exec.v1.zone.<zone>.<lane>".
+	ZoneToken = "zone"
 	// ProjectDeploySubject carries project deployments (project.go).
 	ProjectDeploySubject = "avap.project.v1.deploy"
 	// ProjectsBucket is the JetStream KV bucket of deployed projects, one

@@ -16,6 +16,10 @@ func TestDeps(t *testing.T) {
 		"github.com/gofiber/fiber/v2",
 		"github.com/nats-io/nats.go",
 		"github.com/nats-io/nuid",
+		"github.com/prometheus/client_golang/prometheus", // injected Registerer (observe.go)
+		"go.opentelemetry.io/otel/attribute",             // spans from an injected TracerProvider
+		"go.opentelemetry.io/otel/codes",
+		"go.opentelemetry.io/otel/trace",
 		"github.com/avapmesh/avap/bus",
 		"github.com/avapmesh/avap/vm/syntax",
 	}

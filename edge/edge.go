@@ -12,6 +12,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults used for zero fields of Options.
@@ -47,6 +49,13 @@ type Options struct {
 	Checks    []Check                                  // component health checks, in display order
 	Execute   ExecuteOptions                           // execution API (execute.go); zero fields take defaults
 	Jobs      JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
+
+	// Telemetry (observe*.go): each nil/empty field turns its part off.
+	Metrics    prometheus.Registerer // HTTP and NATS round-trip metrics; or nil
+	Gatherer   prometheus.Gatherer   // served at /metrics and /api/v1/metrics; or nil
+	Tracer     trace.TracerProvider  // spans per request and NATS hop; or nil (zero cost)
+	AdminToken string                // bearer token of /debug/*; "" = loopback clients only
+	Debug      map[string]DebugFunc  // extra /debug/vars sections (pool state, caches); or nil
 }
 
 func (o Options) withDefaults() Options {
@@ -113,6 +122,8 @@ type Server struct {
 	addr     atomic.Pointer[net.Addr]
 	wg       sync.WaitGroup // the serve goroutine
 
+	tel *telemetry // metrics and tracing (observe.go); nil when both are off
+
 	hooksMu       sync.Mutex // guards shutdownHooks
 	shutdownHooks []func()   // run by Shutdown, in order (see onShutdown)
 }
@@ -138,7 +149,13 @@ func New(opts Options) (*Server, error) {
 		BodyLimit:             opts.BodyLimit,
 		ErrorHandler:          s.handleError,
 	})
+	tel, err := newTelemetry(opts)
+	if err != nil {
+		return nil, fmt.Errorf("edge metrics: %w", err)
+	}
+	s.tel = tel
 	s.routes()
+	s.tel.resolveRoutes(s.app)
 	return s, nil
 }
 

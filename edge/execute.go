@@ -47,6 +47,9 @@ type ExecuteOptions struct {
 	RetryDelay time.Duration
 	// NoCompression disables gzip/deflate/brotli of responses.
 	NoCompression bool
+	// Zone, when set, sends executions to the zone's executors first and
+	// to any executor when the zone has none (locality.go).
+	Zone string
 	// ProjectPrefix is where deployed projects answer (projects.go);
 	// "" = DefaultProjectPrefix ("/x").
 	ProjectPrefix string
@@ -368,7 +371,7 @@ func (x *executeAPI) exec(parent context.Context, st *execState) {
 	}
 	wait := x.timeLimit(&st.req.Limits) + x.opts.Margin
 	for attempt := 0; ; attempt++ {
-		retry := x.call(parent, st, subject, wait)
+		retry := x.callZoned(parent, st, subject, wait)
 		if !retry || attempt == 1 {
 			return
 		}

@@ -77,7 +77,7 @@ func (s *Server) requestIDMiddleware(c *fiber.Ctx) error {
 // when access logging is on, and always at warn for 5xx.
 func (s *Server) accessLogMiddleware(c *fiber.Ctx) error {
 	start := time.Now()
-	err := c.Next()
+	err := s.observeNext(c, start) // c.Next() plus metrics and span (observe.go)
 	status := c.Response().StatusCode()
 	if err != nil {
 		// The error handler runs after the chain; predict its status.
@@ -152,6 +152,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Error:     msg,
 		Code:      codeForStatus(status),
 		RequestID: id,
+		TraceID:   TraceID(c),
 	})
 }
 
@@ -161,6 +162,7 @@ type errorEnvelope struct {
 	Error     string `json:"error"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id,omitempty"`
+	TraceID   string `json:"trace_id,omitempty"` // when the request is traced
 }
 
 // codeForStatus names transport-level errors; script errors carry their

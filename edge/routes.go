@@ -15,6 +15,7 @@ func (s *Server) routes() {
 	app.Get("/healthz", handleLive)
 	app.Get("/readyz", s.handleReady)
 	app.Get("/health", s.handleHealth)
+	s.mountTelemetry(app) // /metrics, /api/v1/metrics, /debug/vars (observe_http.go)
 
 	api := app.Group("/api/v1")
 	api.Get("/health", s.handleHealth)

@@ -98,6 +98,7 @@ type kvCommands struct {
 func openKVCommands(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*kvCommands, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      bus.CommandsBucket,
+		Replicas:    bus.Replicas(js.Conn()),
 		Description: "AVAP named scripts (source)",
 		History:     1,
 	})

@@ -203,6 +203,11 @@ func (e *Executor) Start(ctx context.Context) error {
 		e.stopWorkers()
 		return fmt.Errorf("executor: add compile endpoint: %w", err)
 	}
+	if err := e.addZoneEndpoints(svc); err != nil {
+		_ = svc.Stop()
+		e.stopWorkers()
+		return err
+	}
 	if err := e.addProjectEndpoint(svc); err != nil {
 		_ = svc.Stop()
 		e.stopWorkers()

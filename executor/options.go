@@ -66,6 +66,11 @@ type Options struct {
 
 	Metadata map[string]string // extra micro service metadata; or nil
 
+	// Zone, when set, makes the executor also serve its lanes on the
+	// zone's subjects (bus.ZoneExecSubject), which edges of that zone try
+	// first (locality.go).
+	Zone string
+
 	// Audit receives one event per run (sync and batch items; jobs are
 	// audited by the JobRunner); or nil. Emit must not block.
 	Audit Auditor

@@ -17,6 +17,7 @@ import (
 type workerState struct {
 	buf []byte // reply encoding buffer; nats copies it on publish
 	req bus.Request
+	obs runObs // telemetry of the current job (observe.go)
 }
 
 // serve runs one admitted request and answers it.
@@ -30,7 +31,9 @@ func (e *Executor) serve(w *workerState, l *lane, j job) {
 			e.answer(w, j.reply, &bus.Reply{Code: bus.CodeInternal, Status: 500, Error: "internal error"})
 		}
 	}()
+	e.tel.begin(e, w, l, &j) // span and queue-wait clock; no-op when off (observe.go)
 	e.execute(w, &rep, j.data)
+	e.tel.end(w, l, &j, &rep)
 	e.answer(w, j.reply, &rep)
 }
 
@@ -99,7 +102,7 @@ func (e *Executor) execute(w *workerState, rep *bus.Reply, data []byte) {
 	if ch, ok := e.opts.Host.(CapabilityHost); ok && req.Capabilities != 0 {
 		in.Host = ch.WithCapabilities(req.Capabilities)
 	}
-	ctx, cancel := context.WithTimeout(e.runCtx, lim.Timeout+e.opts.ReplyMargin)
+	ctx, cancel := context.WithTimeout(e.runParent(w), lim.Timeout+e.opts.ReplyMargin)
 	m := e.machines.Get().(*vm.Machine)
 	res, err := m.Run(ctx, prog, &in, lim)
 	cancel()

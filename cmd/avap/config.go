@@ -27,6 +27,10 @@ type Config struct {
 	Registry RegistryConfig `koanf:"registry"`
 	Jobs     JobsConfig     `koanf:"jobs"`  // wire_jobs.go
 	Audit    AuditConfig    `koanf:"audit"` // wire_jobs.go
+	Debug    DebugConfig    `koanf:"debug"`
+	Metrics  MetricsConfig  `koanf:"metrics"` // telemetry_config.go
+	Tracing  TracingConfig  `koanf:"tracing"`
+	Sentry   SentryConfig   `koanf:"sentry"`
 }
 
 // NodeConfig identifies this process in the mesh.
@@ -56,8 +60,9 @@ type RateLimitConfig struct {
 
 // LogConfig configures logging.
 type LogConfig struct {
-	Level  string `koanf:"level" reload:"true" help:"debug, info, warn or error"`
-	Format string `koanf:"format" help:"text (colored on terminals) or json"`
+	Level  string        `koanf:"level" reload:"true" help:"debug, info, warn or error"`
+	Format string        `koanf:"format" help:"text (colored on terminals) or json"`
+	File   LogFileConfig `koanf:"file"` // telemetry_config.go
 }
 
 // NATSConfig configures the embedded server (serve, nats) and the client
@@ -117,6 +122,12 @@ type LimitsConfig struct {
 	Output  ByteSize      `koanf:"output" help:"size of result+variables+logs JSON"`
 }
 
+// DebugConfig holds diagnostics that are off in production.
+type DebugConfig struct {
+	Pprof      bool   `koanf:"pprof" help:"serve net/http/pprof on the HTTP address under /debug/pprof (admin networks only)"`
+	AdminToken Secret `koanf:"admin_token" help:"bearer token of /debug/* (pprof, /debug/vars); empty = loopback clients only (secret: env only)"`
+}
+
 // RegistryConfig configures the command registry.
 type RegistryConfig struct {
 	CacheTTL    time.Duration `koanf:"cache_ttl" reload:"true" help:"how long cached commands stay fresh (registry issue)"`
@@ -128,7 +139,7 @@ type RegistryConfig struct {
 
 // defaultConfig returns the built-in defaults, the lowest layer.
 func defaultConfig() *Config {
-	return &Config{
+	c := &Config{
 		DataDir: "data",
 		HTTP: HTTPConfig{
 			Addr:          "127.0.0.1:8080",
@@ -166,6 +177,8 @@ func defaultConfig() *Config {
 		Audit:    defaultAuditConfig(),
 		Registry: RegistryConfig{CacheTTL: 5 * time.Minute, TrustedKeys: []string{}},
 	}
+	defaultTelemetryConfig(c) // telemetry_config.go
+	return c
 }
 
 // ByteSize is a size in bytes. In config it is an integer or a string with

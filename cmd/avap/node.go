@@ -48,7 +48,8 @@ type node struct {
 	start  time.Time
 
 	lc   lifecycle
-	conn *natsConn // nil for the nats role
+	conn *natsConn  // nil for the nats role
+	tel  *telemetry // metrics and tracing (telemetry.go)
 }
 
 func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, start time.Time) (*node, error) {
@@ -58,6 +59,12 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 		n.nodeID = defaultNodeID()
 	}
 	n.lc.log = log
+	tel, err := newTelemetry(c, cfg, b, n.nodeID, start, n.logger("telemetry"))
+	if err != nil {
+		return nil, err
+	}
+	n.tel = tel
+	n.add("telemetry", tel) // first unit: shuts down last, flushing spans
 	switch role {
 	case roleServe:
 		n.roles = []string{roleNATS, roleRegistry, roleExecutor, roleEdge}
@@ -115,6 +122,9 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 	default:
 		return nil, fmt.Errorf("unknown role %q", role)
 	}
+	if n.conn != nil {
+		n.tel.register(newNATSCollector(n.conn.Conn))
+	}
 	return n, nil
 }
 
@@ -129,6 +139,7 @@ func (n *node) addRole(name string, ctor func(wiring) (component, error)) {
 	n.add(name, newDeferred(func() (component, error) {
 		w := wiring{
 			Log: n.logger(name), Config: n.cfg, NodeID: n.nodeID, Build: n.build, Roles: n.roles, Start: n.start,
+			Tel: n.tel,
 		}
 		if n.conn != nil {
 			w.Conn = n.conn.Conn()

@@ -9,7 +9,7 @@ import "github.com/avapmesh/avap/edge"
 func newEdge(w wiring) (component, error) {
 	cfg := w.Config.Current()
 	aud := newAuditEmitter(w) // admin audit events (wire_jobs.go)
-	s, err := edge.New(edge.Options{
+	opts := edge.Options{
 		Addr:          cfg.HTTP.Addr,
 		ReadTimeout:   cfg.HTTP.ReadTimeout,
 		WriteTimeout:  cfg.HTTP.WriteTimeout,
@@ -38,7 +38,9 @@ func newEdge(w wiring) (component, error) {
 			Roles:     w.Roles,
 			StartTime: w.Start,
 		},
-	})
+	}
+	w.edgeTelemetry(&opts) // metrics, tracing, debug endpoints (telemetry.go)
+	s, err := edge.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -35,10 +35,13 @@ func newExecutor(w wiring) (component, error) {
 		Metadata:       map[string]string{"node_id": w.NodeID},
 		Audit:          executorAuditor(aud),
 		Host:           host,
+		Metrics:        w.Tel.Registerer(),
+		Tracer:         w.Tel.TracerProvider(),
 	})
 	if err != nil {
 		return nil, err
 	}
+	observeExecutor(w, e, reg) // debug sections and registry cache metrics (telemetry_components.go)
 	w.Config.OnReload(func(_, cur *Config) { e.SetDefaultLimits(cur.Executor.Limits.vmLimits()) })
 	return withDurable(w, e, aud, reg.wrap(e)) // jobs runner, audit emitter and sink (wire_jobs.go)
 }

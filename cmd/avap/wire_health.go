@@ -7,7 +7,7 @@ import "github.com/avapmesh/avap/edge"
 // and /api/v1/info on http.addr, for probes. It starts last.
 func newHealthServer(w wiring) (component, error) {
 	cfg := w.Config.Current()
-	return edge.New(edge.Options{
+	opts := edge.Options{
 		Addr:          cfg.HTTP.Addr,
 		ReadTimeout:   cfg.HTTP.ReadTimeout,
 		WriteTimeout:  cfg.HTTP.WriteTimeout,
@@ -20,5 +20,7 @@ func newHealthServer(w wiring) (component, error) {
 		Logger:        w.Log,
 		Checks:        w.Checks,
 		Info:          w.info(),
-	})
+	}
+	w.edgeTelemetry(&opts) // /metrics and debug endpoints on every role (telemetry.go)
+	return edge.New(opts)
 }

@@ -218,6 +218,7 @@ func (d *durable) Start(ctx context.Context) error {
 			d.w.Log.Warn("audit sink not started", "err", err)
 		}
 	}
+	observeDurable(d.w, d.runner, d.emitter, d.sink, d.db) // metrics (telemetry_components.go)
 	return nil
 }
 

@@ -22,6 +22,7 @@ type wiring struct {
 	Roles  []string      // roles this process plays
 	Start  time.Time     // process start
 	Checks []edge.Check  // edge only: health checks of the node's other components
+	Tel    *telemetry    // metrics registry and tracer provider (telemetry.go); parts may be off
 }
 
 // info is what /api/v1/info reports about this node.
