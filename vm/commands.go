@@ -91,17 +91,19 @@ func (m *Machine) command(id int, args []Value) (Value, error) {
 		if err != nil {
 			return None, err
 		}
-		vars := arg(1)
+		vars := arg(len(args) - 1) // (id, vars) or (id, start mark, vars)
 		if vars.k != KindDict {
 			return None, m.errorf("go_async: bad block result")
 		}
-		m.addTask(id, task{vars: vars.dict()})
+		m.addTask(id, timed(task{vars: vars.dict()}, args, 3, 1))
 		return None, nil
 	case compile.CmdGoStore:
 		m.goSeq++
 		id := "go:" + strconv.Itoa(m.goSeq)
-		m.addTask(id, task{result: defined(arg(0))})
+		m.addTask(id, timed(task{result: defined(arg(len(args) - 1))}, args, 2, 0))
 		return String(id), nil
+	case compile.CmdAsyncMark:
+		return Int(time.Now().UnixNano()), nil
 	case compile.CmdGather:
 		return m.gather(defined(arg(0)), args)
 	case compile.CmdMethod:
@@ -148,6 +150,9 @@ func (m *Machine) gather(idv Value, args []Value) (Value, error) {
 		return None, m.errorf("gather: no task %s", string(appendPyQuote(nil, id)))
 	}
 	delete(m.tasks, id)
+	if err := m.gatherTimeout(id, t, args); err != nil {
+		return None, err
+	}
 	if t.vars == nil {
 		return t.result, nil
 	}

@@ -65,8 +65,9 @@ const checkEvery = 1 << 12
 // task is the outcome of a go_async block (its variables) or of a go()
 // call (its result), kept for gather.
 type task struct {
-	vars   *dict
-	result Value
+	vars       *dict
+	result     Value
+	start, end int64 // unix ns when the work started and ended; 0 = unknown (async_timing.go)
 }
 
 type cancelRec struct {

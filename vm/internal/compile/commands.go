@@ -71,6 +71,7 @@ const (
 	CmdAsyncStore // internal: end of a go_async block (id, variables dict)
 	CmdGoStore    // internal: result of go(f, args...) → handle
 	CmdMethod     // internal: x.name(args...) → Host command ".name" (method.go)
+	CmdAsyncMark  // internal: → start time of a go_async block or go() call (int ns)
 	NumCommands
 )
 
@@ -116,6 +117,7 @@ var commands = [NumCommands]CommandSpec{
 	CmdAsyncStore:        {Name: "<go_async>", Params: []ParamKind{pV, pV}},
 	CmdGoStore:           {Name: "<go>", Params: []ParamKind{pV}},
 	CmdMethod:            {Name: "<method>", Params: []ParamKind{pV, pV}, Variadic: true},
+	CmdAsyncMark:         {Name: "<mark>"},
 }
 
 // Command returns the spec of command number id.

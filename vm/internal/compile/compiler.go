@@ -612,8 +612,9 @@ func (fs *fstate) stmt(s syntax.Stmt) {
 		fs.c.prog.Funcs = append(fs.c.prog.Funcs, fn)
 		fs.c.async = append(fs.c.async, asyncBody{fn: fn, stmt: s})
 		fs.valueArg(s.ID)
+		fs.emit(CMD, CmdAsyncMark, 0) // start time, for gather's timeout
 		fs.emit(CALL, uint32(fi), 0)
-		fs.emit(CMD, CmdAsyncStore, 2)
+		fs.emit(CMD, CmdAsyncStore, 3)
 		fs.emit(POP, 0, 0)
 	case *syntax.ImportStmt:
 		what := "import"
@@ -773,11 +774,12 @@ func (fs *fstate) call(call *syntax.CallExpr, assign *syntax.Ident, want bool) {
 			if fi, user := fs.c.funcs[f.Name]; user {
 				// h = go(f, args...): run f now, keep its result for gather(h).
 				fs.c.calls["go"] = true
+				fs.emit(CMD, CmdAsyncMark, 0) // start time, for gather's timeout
 				for _, a := range call.Args[1:] {
 					fs.expr(a)
 				}
 				fs.emit(CALL, uint32(fi), uint32(len(call.Args)-1))
-				fs.emit(CMD, CmdGoStore, 1)
+				fs.emit(CMD, CmdGoStore, 2)
 				store()
 				return
 			}
