@@ -22,6 +22,7 @@ func TestDeps(t *testing.T) {
 		"go.opentelemetry.io/otel/trace",
 		"github.com/avapmesh/avap/bus",
 		"github.com/avapmesh/avap/vm/syntax",
+		"golang.org/x/time/rate",
 	}
 	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").Output()
 	if err != nil {

@@ -49,6 +49,7 @@ type Options struct {
 	Checks    []Check                                  // component health checks, in display order
 	Execute   ExecuteOptions                           // execution API (execute.go); zero fields take defaults
 	Jobs      JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
+	Protect   ProtectOptions                           // validation, rate limits, API keys, signing, CORS, TLS (auth*.go)
 
 	// Telemetry (observe*.go): each nil/empty field turns its part off.
 	Metrics    prometheus.Registerer // HTTP and NATS round-trip metrics; or nil
@@ -100,6 +101,9 @@ func (o Options) Validate() error {
 	if o.BodyLimit < 0 {
 		errs = append(errs, errors.New("body limit must not be negative"))
 	}
+	if err := o.Protect.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	for i, c := range o.Checks {
 		if c.Name == "" || c.Func == nil {
 			errs = append(errs, fmt.Errorf("check %d needs a name and a func", i))
@@ -126,6 +130,8 @@ type Server struct {
 
 	hooksMu       sync.Mutex // guards shutdownHooks
 	shutdownHooks []func()   // run by Shutdown, in order (see onShutdown)
+
+	guard *guard // security middleware (auth_guard.go)
 }
 
 // New validates opts and builds the Fiber app and routes. It opens nothing.
@@ -134,6 +140,8 @@ func New(opts Options) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("edge options: %w", err)
 	}
+	opts.Protect = opts.Protect.withDefaults()
+	opts.Logger = redactLogger(opts.Logger, opts.Protect.RedactFields)
 	s := &Server{
 		opts:   opts,
 		log:    opts.Logger,
@@ -148,7 +156,10 @@ func New(opts Options) (*Server, error) {
 		IdleTimeout:           opts.IdleTimeout,
 		BodyLimit:             opts.BodyLimit,
 		ErrorHandler:          s.handleError,
+		ReadBufferSize:        opts.Protect.MaxHeaderBytes,
 	})
+	s.app.Server().MaxConnsPerIP = opts.Protect.MaxConnsPerIP
+	s.guard = newGuard(s)
 	tel, err := newTelemetry(opts)
 	if err != nil {
 		return nil, fmt.Errorf("edge metrics: %w", err)
@@ -173,6 +184,13 @@ func (s *Server) Start(ctx context.Context) error {
 	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("edge listen: %w", err)
+	}
+	if ln, err = tlsListener(ln, s.opts.Protect); err != nil {
+		return err
+	}
+	if err := s.guard.start(); err != nil {
+		_ = ln.Close()
+		return err
 	}
 	a := ln.Addr()
 	s.addr.Store(&a)

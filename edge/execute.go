@@ -369,6 +369,7 @@ func (x *executeAPI) exec(parent context.Context, st *execState) {
 		fillError(&st.rep, bus.CodeInternal, err.Error())
 		return
 	}
+	applyKey(parent, &st.req) // API key: capabilities and limit caps (auth.go)
 	wait := x.timeLimit(&st.req.Limits) + x.opts.Margin
 	for attempt := 0; ; attempt++ {
 		retry := x.callZoned(parent, st, subject, wait)

@@ -10,8 +10,8 @@ func (s *Server) routes() {
 		s.accessLogMiddleware,
 		securityHeadersMiddleware,
 		s.bodyLimitMiddleware,
-		// auth, rate limit: later issues.
 	)
+	s.mountGuard(app) // CORS, auth, rate limits, validation (auth_guard.go)
 	app.Get("/healthz", handleLive)
 	app.Get("/readyz", s.handleReady)
 	app.Get("/health", s.handleHealth)
