@@ -49,6 +49,7 @@ type Options struct {
 	Checks    []Check                                  // component health checks, in display order
 	Execute   ExecuteOptions                           // execution API (execute.go); zero fields take defaults
 	Jobs      JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
+	Routes    []func(r fiber.Router)                   // extra routes mounted after the API (not with HealthOnly); e.g. console.Mount
 	Protect   ProtectOptions                           // validation, rate limits, API keys, signing, CORS, TLS (auth*.go)
 
 	// Telemetry (observe*.go): each nil/empty field turns its part off.

@@ -23,5 +23,9 @@ func (s *Server) routes() {
 	if !s.opts.HealthOnly {
 		s.mountJobs(api) // before mountExecute: its idempotency middleware wraps /execute
 		s.mountExecute(api)
+		s.mountCheck(api) // check.go
+		for _, mount := range s.opts.Routes {
+			mount(app) // e.g. the web console (edge/console), GET routes only
+		}
 	}
 }

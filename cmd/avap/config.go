@@ -28,6 +28,7 @@ type Config struct {
 	Jobs     JobsConfig     `koanf:"jobs"`  // wire_jobs.go
 	Audit    AuditConfig    `koanf:"audit"` // wire_jobs.go
 	Debug    DebugConfig    `koanf:"debug"`
+	Console  ConsoleConfig  `koanf:"console"` // wire_console.go
 	Metrics  MetricsConfig  `koanf:"metrics"` // telemetry_config.go
 	Tracing  TracingConfig  `koanf:"tracing"`
 	Sentry   SentryConfig   `koanf:"sentry"`
@@ -176,6 +177,7 @@ func defaultConfig() *Config {
 		Jobs:     defaultJobsConfig(),
 		Audit:    defaultAuditConfig(),
 		Registry: RegistryConfig{CacheTTL: 5 * time.Minute, TrustedKeys: []string{}},
+		Console:  defaultConsoleConfig(), // wire_console.go
 	}
 	defaultTelemetryConfig(c) // telemetry_config.go
 	return c

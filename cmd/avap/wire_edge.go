@@ -27,7 +27,8 @@ func newEdge(w wiring) (component, error) {
 			MaxTimeout:    cfg.Executor.MaxLimits.Timeout,
 			ProjectPrefix: cfg.HTTP.ProjectPrefix,
 		},
-		InfoExtra: edge.MeshInfo(w.Conn, 0),
+		InfoExtra: infoWithLimits(cfg, edge.MeshInfo(w.Conn, 0)), // wire_console.go
+		Routes:    consoleRoutes(cfg),                            // web console (wire_console.go)
 		Info: edge.Info{
 			Name:      "avap",
 			Version:   w.Build.Version,
