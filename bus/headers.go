@@ -7,7 +7,10 @@ import (
 
 // NATS message headers of the mesh. The envelope carries the same facts
 // (ID, deadline); the headers make them visible to tools such as
-// `nats sub` and to tracing middleware without decoding msgpack.
+// `nats sub` and to tracing middleware without decoding msgpack. Execution
+// requests (Call, CallWait) carry only HeaderTraceparent, and only when
+// the context has one: headers cost every hop of the hot path a map to
+// build, encode, parse and decode, for facts the envelope already has.
 const (
 	// HeaderRequestID carries the request id (also echoed as X-Request-ID
 	// by the edge).

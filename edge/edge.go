@@ -41,6 +41,7 @@ type Options struct {
 	Grace         time.Duration // bound on finishing in-flight requests at shutdown
 	AccessLog     bool          // log one line per request at info (5xx always logged)
 	HealthOnly    bool          // serve only health and info (executor, registry and nats roles)
+	Pprof         bool          // serve net/http/pprof under PprofPrefix (debug.go); off by default
 
 	Logger    *slog.Logger                             // or nil to discard
 	Conn      *nats.Conn                               // mesh connection for handlers; or nil
@@ -125,6 +126,8 @@ type Server struct {
 	started  atomic.Bool
 	stopped  atomic.Bool
 	addr     atomic.Pointer[net.Addr]
+	ln       net.Listener   // closed by Shutdown too: see there
+	ids      *idGen         // request ids (requestid.go)
 	wg       sync.WaitGroup // the serve goroutine
 
 	tel *telemetry // metrics and tracing (observe.go); nil when both are off
@@ -148,6 +151,7 @@ func New(opts Options) (*Server, error) {
 		log:    opts.Logger,
 		ready:  make(chan struct{}),
 		failed: make(chan error, 1),
+		ids:    newIDGen(),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "avap",
@@ -195,6 +199,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	a := ln.Addr()
 	s.addr.Store(&a)
+	s.ln = ln
 	s.wg.Go(func() {
 		if err := s.app.Listener(ln); err != nil && !s.stopped.Load() {
 			s.failed <- fmt.Errorf("edge serve: %w", err)
@@ -248,6 +253,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		defer c2()
 	}
 	err := s.app.ShutdownWithContext(sctx)
+	// fasthttp's Shutdown only stops a Serve that has already registered
+	// its listener: when Shutdown follows Start closely (the serve
+	// goroutine not yet in Serve), Serve would accept forever and Wait
+	// would hang. Closing the listener ends it either way.
+	_ = s.ln.Close()
 	s.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("edge shutdown: %w", context.Cause(sctx))

@@ -47,6 +47,10 @@ type ExecuteOptions struct {
 	RetryDelay time.Duration
 	// NoCompression disables gzip/deflate/brotli of responses.
 	NoCompression bool
+	// MaxInFlight caps the execution requests being served at once; one
+	// more is answered 503 AVAP_OVERLOADED with Retry-After at once
+	// (execute_admit.go). 0 = DefaultInFlightPerCPU × GOMAXPROCS; < 0 = no cap.
+	MaxInFlight int
 	// Zone, when set, sends executions to the zone's executors first and
 	// to any executor when the zone has none (locality.go).
 	Zone string
@@ -85,6 +89,7 @@ type executeAPI struct {
 	opts ExecuteOptions
 
 	states sync.Pool // *execState
+	adm    admission // in-flight cap (execute_admit.go)
 
 	sefMu sync.RWMutex // guards sef
 	sef   map[uint64]struct{}
@@ -128,11 +133,12 @@ func (s *Server) mountExecute(api fiber.Router) {
 		seed: maphash.MakeSeed(),
 	}
 	x.states.New = func() any { return &execState{enc: make([]byte, 0, 1024), out: make([]byte, 0, 1024)} }
+	x.adm.max = maxInFlight(x.opts.MaxInFlight)
 	handlers := func(h fiber.Handler) []fiber.Handler {
 		if x.opts.NoCompression {
-			return []fiber.Handler{h}
+			return []fiber.Handler{x.admit, h}
 		}
-		return []fiber.Handler{compress.New(compress.Config{Level: compress.LevelBestSpeed}), h}
+		return []fiber.Handler{x.admit, compress.New(compress.Config{Level: compress.LevelBestSpeed}), h}
 	}
 	api.Post("/execute", handlers(x.handleExecute)...)
 	api.Post("/execute/batch", handlers(x.handleBatch)...)
@@ -384,10 +390,8 @@ func (x *executeAPI) exec(parent context.Context, st *execState) {
 
 // call makes one attempt and reports whether a retry is allowed.
 func (x *executeAPI) call(parent context.Context, st *execState, subject string, wait time.Duration) (retry bool) {
-	ctx, cancel := context.WithTimeout(parent, wait)
-	st.req.DeadlineUnixNano = 0 // Call takes the deadline from ctx
-	err := bus.Call(ctx, x.nc, subject, &st.req, &st.rep, st.enc)
-	cancel()
+	st.req.DeadlineUnixNano = 0 // CallWait sets now+wait
+	err := bus.CallWait(parent, x.nc, subject, &st.req, &st.rep, st.enc, wait)
 	if err == nil {
 		if st.rep.Success && st.rep.SideEffectFree {
 			x.rememberSEF(&st.req)

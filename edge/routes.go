@@ -5,13 +5,11 @@ package edge
 // this file.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(
-		s.requestIDMiddleware,
-		s.accessLogMiddleware,
-		securityHeadersMiddleware,
-		s.bodyLimitMiddleware,
-	)
-	s.mountGuard(app) // CORS, auth, rate limits, validation (auth_guard.go)
+	if s.opts.Pprof {
+		app.Use(pprofMiddleware())
+	}
+	app.Use(s.frontMiddleware) // request id, security headers, body limit, access log (middleware.go)
+	s.mountGuard(app)          // CORS, auth, rate limits, validation (auth_guard.go)
 	app.Get("/healthz", handleLive)
 	app.Get("/readyz", s.handleReady)
 	app.Get("/health", s.handleHealth)

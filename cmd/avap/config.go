@@ -49,6 +49,7 @@ type HTTPConfig struct {
 	ShutdownDelay time.Duration   `koanf:"shutdown_delay" help:"on SIGTERM, report not ready this long before closing the listener"`
 	Grace         time.Duration   `koanf:"grace" help:"on SIGTERM, time in-flight requests get to finish"`
 	AccessLog     bool            `koanf:"access_log" help:"log one line per request (5xx are always logged)"`
+	MaxInFlight   int             `koanf:"max_in_flight" help:"execution requests served at once; more get 503 at once; 0 = 64 per CPU, -1 = no cap"`
 	ProjectPrefix string          `koanf:"project_prefix" help:"deployed projects answer at <prefix>/<project>/<path>"`
 	RateLimit     RateLimitConfig `koanf:"rate_limit" reload:"true"`
 }

@@ -55,6 +55,9 @@ func (c *Config) validate() []problem {
 	if c.HTTP.BodyLimit <= 0 || c.HTTP.BodyLimit > 1<<30 {
 		add("http.body_limit", "must be between 1 byte and 1GiB, got %d", int64(c.HTTP.BodyLimit))
 	}
+	if c.HTTP.MaxInFlight < -1 {
+		add("http.max_in_flight", "must be -1 (no cap), 0 (default) or positive, got %d", c.HTTP.MaxInFlight)
+	}
 	if c.HTTP.RateLimit.RPS < 0 {
 		add("http.rate_limit.rps", "must not be negative")
 	}
