@@ -556,3 +556,25 @@ func TestRedactString(t *testing.T) {
 		t.Error("plain text changed")
 	}
 }
+
+func TestOpenAPIDocumentsProtection(t *testing.T) {
+	s := newServer(t, edge.Options{})
+	_, doc := get(t, s, "/api/v1/openapi.json")
+	comp := doc["components"].(map[string]any)
+	if _, ok := comp["securitySchemes"].(map[string]any)["ApiKey"]; !ok {
+		t.Fatal("no ApiKey security scheme")
+	}
+	resp := comp["responses"].(map[string]any)
+	rl := resp["RateLimited"].(map[string]any)["headers"].(map[string]any)
+	for _, h := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"} {
+		if rl[h] == nil {
+			t.Errorf("429 lacks header %s", h)
+		}
+	}
+	exec := doc["paths"].(map[string]any)["/api/v1/execute"].(map[string]any)["post"].(map[string]any)
+	for _, code := range []string{"401", "403", "429"} {
+		if exec["responses"].(map[string]any)[code] == nil {
+			t.Errorf("execute lacks %s", code)
+		}
+	}
+}

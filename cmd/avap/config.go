@@ -41,23 +41,25 @@ type NodeConfig struct {
 
 // HTTPConfig configures the edge HTTP server.
 type HTTPConfig struct {
-	Addr          string          `koanf:"addr" help:"edge listen address host:port"`
-	ReadTimeout   time.Duration   `koanf:"read_timeout" help:"time to read a whole request"`
-	WriteTimeout  time.Duration   `koanf:"write_timeout" help:"time to write a response"`
-	IdleTimeout   time.Duration   `koanf:"idle_timeout" help:"keep-alive idle timeout"`
-	BodyLimit     ByteSize        `koanf:"body_limit" help:"largest request body (413 above), e.g. 4MiB"`
-	ShutdownDelay time.Duration   `koanf:"shutdown_delay" help:"on SIGTERM, report not ready this long before closing the listener"`
-	Grace         time.Duration   `koanf:"grace" help:"on SIGTERM, time in-flight requests get to finish"`
-	AccessLog     bool            `koanf:"access_log" help:"log one line per request (5xx are always logged)"`
-	MaxInFlight   int             `koanf:"max_in_flight" help:"execution requests served at once; more get 503 at once; 0 = 64 per CPU, -1 = no cap"`
-	ProjectPrefix string          `koanf:"project_prefix" help:"deployed projects answer at <prefix>/<project>/<path>"`
-	RateLimit     RateLimitConfig `koanf:"rate_limit" reload:"true"`
-}
-
-// RateLimitConfig is reserved for the rate-limiting issue; not enforced yet.
-type RateLimitConfig struct {
-	RPS   float64 `koanf:"rps" help:"requests per second per client; 0 = off (not enforced yet)"`
-	Burst int     `koanf:"burst" help:"burst size of the rate limiter (not enforced yet)"`
+	Addr          string               `koanf:"addr" help:"edge listen address host:port"`
+	ReadTimeout   time.Duration        `koanf:"read_timeout" help:"time to read a whole request"`
+	WriteTimeout  time.Duration        `koanf:"write_timeout" help:"time to write a response"`
+	IdleTimeout   time.Duration        `koanf:"idle_timeout" help:"keep-alive idle timeout"`
+	BodyLimit     ByteSize             `koanf:"body_limit" help:"largest request body (413 above), e.g. 4MiB"`
+	ShutdownDelay time.Duration        `koanf:"shutdown_delay" help:"on SIGTERM, report not ready this long before closing the listener"`
+	Grace         time.Duration        `koanf:"grace" help:"on SIGTERM, time in-flight requests get to finish"`
+	AccessLog     bool                 `koanf:"access_log" help:"log one line per request (5xx are always logged)"`
+	MaxInFlight   int                  `koanf:"max_in_flight" help:"execution requests served at once; more get 503 at once; 0 = 64 per CPU, -1 = no cap"`
+	ProjectPrefix string               `koanf:"project_prefix" help:"deployed projects answer at <prefix>/<project>/<path>"`
+	RateLimit     RateLimitConfig      `koanf:"rate_limit" reload:"true"`
+	RateShare     RateShareConfig      `koanf:"rate_share"` // config_protect.go
+	Clients       HTTPClientsConfig    `koanf:"clients"`    // config_protect.go
+	Validation    HTTPValidationConfig `koanf:"validation"` // config_protect.go
+	TLS           HTTPTLSConfig        `koanf:"tls"`        // config_protect.go
+	APIKeys       APIKeysConfig        `koanf:"api_keys"`   // config_protect.go
+	Signing       SigningConfig        `koanf:"signing"`    // config_protect.go
+	CORS          CORSConfig           `koanf:"cors"`       // config_protect.go
+	RedactFields  []string             `koanf:"redact_fields" help:"JSON member names whose values are redacted in edge log lines (API keys, signatures and Authorization always are)"`
 }
 
 // LogConfig configures logging.
@@ -153,7 +155,6 @@ func defaultConfig() *Config {
 			Grace:         15 * time.Second,
 			AccessLog:     true,
 			ProjectPrefix: "/x",
-			RateLimit:     RateLimitConfig{RPS: 0, Burst: 0},
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 		NATS: NATSConfig{
@@ -180,7 +181,8 @@ func defaultConfig() *Config {
 		Registry: RegistryConfig{CacheTTL: 5 * time.Minute, TrustedKeys: []string{}},
 		Console:  defaultConsoleConfig(), // wire_console.go
 	}
-	defaultTelemetryConfig(c) // telemetry_config.go
+	defaultTelemetryConfig(c)     // telemetry_config.go
+	defaultProtectConfig(&c.HTTP) // config_protect.go
 	return c
 }
 

@@ -58,12 +58,7 @@ func (c *Config) validate() []problem {
 	if c.HTTP.MaxInFlight < -1 {
 		add("http.max_in_flight", "must be -1 (no cap), 0 (default) or positive, got %d", c.HTTP.MaxInFlight)
 	}
-	if c.HTTP.RateLimit.RPS < 0 {
-		add("http.rate_limit.rps", "must not be negative")
-	}
-	if c.HTTP.RateLimit.Burst < 0 {
-		add("http.rate_limit.burst", "must not be negative")
-	}
+	ps = append(ps, c.HTTP.validateProtect()...) // http.rate_limit, clients, validation, tls, api_keys, signing, cors (config_protect.go)
 
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		add("log.level", "%v", err)

@@ -20,7 +20,7 @@ import (
 
 // keysCommand is `avap keys gen`.
 func (a *app) keysCommand() *cobra.Command {
-	keys := &cobra.Command{Use: "keys", Short: "Manage registry signing keys"}
+	keys := &cobra.Command{Use: "keys", Short: "Manage registry signing keys (gen) and API keys (create, list, revoke)"}
 	var out string
 	gen := &cobra.Command{
 		Use:   "gen NAME",
@@ -51,6 +51,7 @@ contents of NAME.pub to registry.trusted_keys on registries and executors.`,
 	}
 	gen.Flags().StringVarP(&out, "out", "o", "", "private key file (default NAME.key; the public key goes next to it as .pub)")
 	keys.AddCommand(gen)
+	a.addAPIKeyCommands(keys) // create, list, revoke (keys_cmd.go)
 	return keys
 }
 

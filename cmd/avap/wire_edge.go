@@ -23,6 +23,7 @@ func newEdge(w wiring) (component, error) {
 		Conn:          w.Conn,
 		Checks:        w.Checks,
 		Jobs:          edgeJobs(w, aud),
+		Protect:       cfg.HTTP.protectOptions(w.NodeID), // config_protect.go
 		Execute: edge.ExecuteOptions{
 			ScriptTimeout: cfg.Executor.Limits.Timeout,
 			MaxInFlight:   cfg.HTTP.MaxInFlight,
@@ -47,5 +48,5 @@ func newEdge(w wiring) (component, error) {
 	if err != nil {
 		return nil, err
 	}
-	return withEmitter(w, s, aud), nil
+	return withProtect(w, withEmitter(w, s, aud), s), nil // wire_protect.go
 }
