@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/avapmesh/avap/edge"
 	"github.com/avapmesh/avap/edge/console"
@@ -42,8 +44,9 @@ func stack(t testing.TB, withConsole bool) *edge.Server {
 	}
 	t.Cleanup(func() { _ = ex.Shutdown(context.Background()) })
 	mesh := edge.MeshInfo(nc, 100*time.Millisecond)
+	reg := prometheus.NewRegistry()
 	o := edge.Options{
-		Addr: "127.0.0.1:0", Conn: nc,
+		Addr: "127.0.0.1:0", Conn: nc, Metrics: reg, Gatherer: reg,
 		Info: edge.Info{Name: "avap", Version: "test", NodeID: "edge-under-test", Roles: []string{"edge", "executor"}, StartTime: time.Now()},
 		Jobs: edge.JobsOptions{Memory: true},
 		InfoExtra: func(ctx context.Context) map[string]any {
@@ -137,11 +140,16 @@ func TestBrowser(t *testing.T) {
 	defer cancelT()
 
 	var mu sync.Mutex
-	var urls, problems []string
+	var urls, problems, keyHeaders []string
 	if err := chromedp.Listen(ctx, func(ev any) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
 			mu.Lock()
 			urls = append(urls, e.Request.URL)
+			if strings.HasSuffix(e.Request.URL, "/api/v1/execute") {
+				k, _ := e.Request.Headers["X-API-Key"].(string)
+				a, _ := e.Request.Headers["Authorization"].(string)
+				keyHeaders = append(keyHeaders, k+"|"+a)
+			}
 			mu.Unlock()
 		}
 	}); err != nil {
@@ -237,15 +245,34 @@ func TestBrowser(t *testing.T) {
 	step("run", chromedp.Click(chromedp.ID("run")))
 	waitJS("runtime error shown", `!document.getElementById('error-box').hidden && !!document.querySelector('#gutter div.error[data-line="2"]')`)
 
-	// The mesh view lists the executor, and its charts fill.
+	// The mesh view lists the executor, and its charts fill (with some
+	// traffic from a client, so there is a rate and a latency to show).
+	traffic, stopTraffic := context.WithCancel(ctx)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-traffic.Done():
+				return
+			case <-tick.C:
+			}
+			req, _ := http.NewRequestWithContext(traffic, http.MethodPost, origin+"/api/v1/execute", strings.NewReader(`{"script":"addVar(x, 5)\naddResult(x)"}`))
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}()
 	step("open the mesh view", chromedp.Click(chromedp.ID("tab-mesh")))
 	waitJS("an executor listed", `document.querySelectorAll('#executors tbody tr').length >= 1`)
-	waitJS("a chart drawn", `!!document.querySelector('#chart-rps path.stroke')`)
+	waitJS("charts drawn", `!!document.querySelector('#chart-rps path.stroke') && !!document.querySelector('#chart-p99 path.stroke')`)
 	rows, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#executors tbody")))
 	if !strings.Contains(rows, "0.0.1-test") {
 		t.Errorf("executor row %q lacks its version", rows)
 	}
 	shot("mesh")
+	stopTraffic()
 
 	// Sharing puts the script in the fragment; a fresh load restores it.
 	step("back to the playground, share", chromedp.Click(chromedp.ID("tab-play")), chromedp.Click(chromedp.ID("share")))
@@ -256,8 +283,21 @@ func TestBrowser(t *testing.T) {
 	step("open the shared link", chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`), chromedp.Navigate("about:blank"), chromedp.Navigate(loc))
 	waitJS("shared script restored", `document.getElementById('code').value.includes('noSuchCommand(a)')`)
 
+	// An API key is asked for, kept in sessionStorage only and sent.
+	step("enter an API key",
+		chromedp.Click(chromedp.ID("key-button")),
+		chromedp.WaitVisible(chromedp.ID("key-input")),
+		chromedp.SendKeys(chromedp.ID("key-input"), "avap_test_secret"),
+		chromedp.Click(chromedp.ID("key-save")),
+	)
+	waitJS("key kept for the session", `sessionStorage.getItem('avap.apiKey') === 'avap_test_secret' && localStorage.length === 0 && document.getElementById('key-button').textContent.endsWith('set')`)
+	step("run with the key", chromedp.Click(chromedp.ID("run")))
+	waitJS("run answered", `!document.getElementById('run').disabled && document.getElementById('status-badge').textContent !== 'Running…'`)
 	mu.Lock()
 	defer mu.Unlock()
+	if n := len(keyHeaders); n == 0 || keyHeaders[n-1] != "avap_test_secret|Bearer avap_test_secret" || keyHeaders[0] != "|" {
+		t.Errorf("key headers of execute requests: %q", keyHeaders)
+	}
 	for _, u := range urls {
 		if !strings.HasPrefix(u, origin+"/") && u != "about:blank" && !strings.HasPrefix(u, "data:") {
 			t.Errorf("request outside the edge: %s", u)

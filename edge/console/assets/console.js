@@ -769,7 +769,7 @@
     if (!r.ok || !r.json) return null;
     info = r.json;
     const ns = $("node-summary");
-    ns.textContent = [info.node_id, info.version && "v" + String(info.version).replace(/^v/, ""), info.language && info.language.version && "AVAP " + info.language.version].filter(Boolean).join(" · ");
+    ns.textContent = [info.node_id, info.version && (/^\d/.test(info.version) ? "v" : "") + info.version, info.language && info.language.version && "AVAP " + info.language.version].filter(Boolean).join(" · ");
     if (info.language && Array.isArray(info.language.commands) && info.language.commands.length) {
       knownCommands = new Set(info.language.commands.concat(["str", "int", "float", "len"]));
       scheduleRender();
@@ -955,21 +955,25 @@
     const fam = pickHistogram(samples);
     if (!fam) { metrics.state = "none"; $("p99-src").textContent = "no latency histogram in /metrics"; return; }
     metrics.state = "ok";
+    // Only the execution API counts: the console's own polling (info
+    // waits for discovery) would skew p99.
+    const exec = (s) => s.labels.route === undefined || /^\/api\/v1\/execute/.test(s.labels.route);
     const buckets = new Map(); let count = 0;
     for (const s of samples) {
+      if (!exec(s)) continue;
       if (s.name === fam + "_bucket" && s.labels.le !== undefined) buckets.set(s.labels.le, (buckets.get(s.labels.le) || 0) + s.v);
       else if (s.name === fam + "_count") count += s.v;
     }
     const cur = { t: now, buckets, count };
     const prev = metrics.prev;
     metrics.prev = cur;
-    $("rps-src").textContent = $("p99-src").textContent = fam;
+    $("rps-src").textContent = $("p99-src").textContent = "/api/v1/execute*, from " + fam;
     if (!prev) return;
     const dt = (now - prev.t) / 1000;
     const dc = count - prev.count;
     if (dt <= 0 || dc < 0) return;
     push(series.rps, now, dc / dt);
-    if (dc === 0) { push(series.p99, now, 0); return; }
+    if (dc === 0) return; // no requests: no latency point
     const les = [...buckets.keys()].sort((a, b) => parseFloat(a) - parseFloat(b));
     const target = dc * 0.99;
     let p99 = NaN, prevLe = 0, prevCum = 0;
@@ -1038,7 +1042,9 @@
     const W = 600, H = 110, L = 44, B = 16, T = 6;
     const ns = "http://www.w3.org/2000/svg";
     const mk = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; };
-    const now = Date.now(), span = 5 * 60 * 1000;
+    // The window grows with the data, from one minute up to five.
+    const now = Date.now();
+    const span = Math.min(5 * 60 * 1000, Math.max(60 * 1000, pts.length ? now - pts[0].t : 0));
     const vis = pts.filter((p) => p.t >= now - span);
     const maxV = Math.max(1e-9, ...vis.map((p) => p.v));
     const top = niceCeil(maxV);
@@ -1050,7 +1056,7 @@
     svg.append(mk("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }));
     const tTop = mk("text", { x: L - 4, y: T + 8, "text-anchor": "end" }); tTop.textContent = fmtVal(top, unit); svg.append(tTop);
     const tZero = mk("text", { x: L - 4, y: H - B, "text-anchor": "end" }); tZero.textContent = "0"; svg.append(tZero);
-    const tL = mk("text", { x: L + 2, y: H - 3 }); tL.textContent = "−5 min"; svg.append(tL);
+    const tL = mk("text", { x: L + 2, y: H - 3 }); tL.textContent = "−" + Math.round(span / 60000) + " min"; svg.append(tL);
     const tR = mk("text", { x: W - 2, y: H - 3, "text-anchor": "end" }); tR.textContent = "now"; svg.append(tR);
     if (vis.length > 1) {
       const d = vis.map((p, i) => (i ? "L" : "M") + x(p.t).toFixed(1) + " " + y(p.v).toFixed(1)).join(" ");
