@@ -25,8 +25,9 @@ type Config struct {
 	Postgres PostgresConfig `koanf:"postgres"`
 	Executor ExecutorConfig `koanf:"executor"`
 	Registry RegistryConfig `koanf:"registry"`
-	Jobs     JobsConfig     `koanf:"jobs"`  // wire_jobs.go
-	Audit    AuditConfig    `koanf:"audit"` // wire_jobs.go
+	Jobs     JobsConfig     `koanf:"jobs"`    // wire_jobs.go
+	Audit    AuditConfig    `koanf:"audit"`   // wire_jobs.go
+	Runtime  RuntimeConfig  `koanf:"runtime"` // runtime_tuning.go
 	Debug    DebugConfig    `koanf:"debug"`
 	Console  ConsoleConfig  `koanf:"console"` // wire_console.go
 	Metrics  MetricsConfig  `koanf:"metrics"` // telemetry_config.go
@@ -178,6 +179,7 @@ func defaultConfig() *Config {
 		},
 		Jobs:     defaultJobsConfig(),
 		Audit:    defaultAuditConfig(),
+		Runtime:  RuntimeConfig{GCPercent: DefaultGCPercent}, // runtime_tuning.go
 		Registry: RegistryConfig{CacheTTL: 5 * time.Minute, TrustedKeys: []string{}},
 		Console:  defaultConsoleConfig(), // wire_console.go
 	}

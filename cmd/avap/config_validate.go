@@ -133,6 +133,7 @@ func (c *Config) validate() []problem {
 	nonNegative("registry.cache_ttl", c.Registry.CacheTTL)
 	ps = append(ps, c.validateDurable()...)   // jobs.*, audit.* (wire_jobs.go)
 	ps = append(ps, c.validateTelemetry()...) // metrics, tracing, sentry, log.file (telemetry_config.go)
+	ps = append(ps, c.Runtime.validate()...)  // runtime.* (runtime_tuning.go)
 	ps = append(ps, c.validateConsole()...)   // console.* (wire_console.go)
 	for i, k := range c.Registry.TrustedKeys {
 		if _, err := registry.NewVerifier(k); err != nil {

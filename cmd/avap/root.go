@@ -212,6 +212,7 @@ func (a *app) runRole(ctx context.Context, role string) error {
 	for _, w := range res.Warnings {
 		log.Warn(w)
 	}
+	applyRuntime(cfg.Runtime, log) // GC target, memory limit (runtime_tuning.go)
 	holder := newConfigHolder(cfg, a.loadConfig, log.With("component", "config"))
 	holder.OnReload(func(old, cur *Config) {
 		if old.Log.Level != cur.Log.Level {
