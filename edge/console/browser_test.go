@@ -130,7 +130,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("no-default-browser-check", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 900),
+		chromedp.WindowSize(1366, 768),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
@@ -145,7 +145,7 @@ func TestBrowser(t *testing.T) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
 			mu.Lock()
 			urls = append(urls, e.Request.URL)
-			if strings.HasSuffix(e.Request.URL, "/api/v1/execute") {
+			if u := e.Request.URL; strings.HasSuffix(u, "/api/v1/execute") || strings.Contains(u, "/api/v1/execute?") {
 				k, _ := e.Request.Headers["X-API-Key"].(string)
 				a, _ := e.Request.Headers["Authorization"].(string)
 				keyHeaders = append(keyHeaders, k+"|"+a)
@@ -239,6 +239,24 @@ func TestBrowser(t *testing.T) {
 	typeScript("_status = 404\naddVar(x, 1)\naddResult(x)")
 	step("run", chromedp.Click(chromedp.ID("run")))
 	waitJS("status 404 shown", `document.getElementById('status-badge').textContent.startsWith('404')`)
+
+	// A corpus example loads with its query string and runs under a limit
+	// picked within the server's maxima.
+	step("pick an example",
+		chromedp.SetValue(chromedp.ID("examples"), "13_loop_param_bound.avap"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('examples').dispatchEvent(new Event('change'))`),
+	)
+	waitJS("example loaded", `document.getElementById('code').value.includes('startLoop') && document.getElementById('query').value === 'limit=4'`)
+	step("set a limit",
+		chromedp.Click(chromedp.CSS("#limits summary")),
+		chromedp.SendKeys(chromedp.ID("lim-steps"), "5000"),
+	)
+	if max, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('lim-steps').max`)); max != "1000000000" {
+		t.Errorf("max steps picker bound %q, want the server maximum", max)
+	}
+	step("run", chromedp.Click(chromedp.ID("run")))
+	waitJS("example ran", `document.getElementById('status-badge').textContent.startsWith('200') && document.getElementById('result').textContent.length > 2`)
+	shot("playground-example")
 
 	// A runtime error marks its line.
 	typeScript("addVar(a, 1)\nnoSuchCommand(a)")
