@@ -102,7 +102,14 @@ func (e *Executor) execute(w *workerState, rep *bus.Reply, data []byte) {
 	if ch, ok := e.opts.Host.(CapabilityHost); ok && req.Capabilities != 0 {
 		in.Host = ch.WithCapabilities(req.Capabilities)
 	}
-	ctx, cancel := context.WithTimeout(e.runParent(w), lim.Timeout+e.opts.ReplyMargin)
+	// The VM enforces lim.Timeout itself (deadline polled at checkpoints, a
+	// timer armed for longer runs); the context adds a deadline for Host
+	// calls. A program that calls no Host command needs the context only
+	// for cancellation, so it runs without a per-run context and timer.
+	ctx, cancel := e.runParent(w), context.CancelFunc(noCancel)
+	if !rep.SideEffectFree {
+		ctx, cancel = context.WithTimeout(ctx, lim.Timeout+e.opts.ReplyMargin)
+	}
 	m := e.machines.Get().(*vm.Machine)
 	res, err := m.Run(ctx, prog, &in, lim)
 	cancel()
@@ -118,6 +125,8 @@ func (e *Executor) execute(w *workerState, rep *bus.Reply, data []byte) {
 	rep.Logs = res.Logs
 	rep.Stats = bus.Stats{Steps: res.Stats.Steps, DurationUS: res.Stats.Duration.Microseconds(), PeakMemory: res.Stats.PeakMemory}
 }
+
+func noCancel() {}
 
 // params views bus params as vm params (identical layout) without copying.
 func params(ps []bus.Param) []vm.Param {
