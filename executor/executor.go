@@ -52,6 +52,7 @@ type Executor struct {
 	wg sync.WaitGroup // worker goroutines
 
 	stats counters
+	tel   *telemetry // metrics and spans (observe.go); nil when both are off
 
 	defaults atomic.Pointer[vm.Limits] // limits of requests that set none; SetDefaultLimits swaps it
 }
@@ -77,6 +78,7 @@ type job struct {
 	data     []byte
 	reply    string
 	admitted time.Time
+	tp       string // W3C traceparent, only when tracing (observe.go)
 }
 
 func laneIndex(l bus.Lane) int {
@@ -122,6 +124,9 @@ func New(opts Options) (*Executor, error) {
 			qs = DefaultQueuePerWorker * workers
 		}
 		e.lanes[laneIndex(l)] = &lane{name: l, subject: subj, workers: workers, q: make(chan job, qs)}
+	}
+	if e.tel, err = newTelemetry(e); err != nil {
+		return nil, fmt.Errorf("executor: metrics: %w", err)
 	}
 	return e, nil
 }
@@ -253,7 +258,7 @@ func (e *Executor) openStore(ctx context.Context) error {
 // admit runs on the micro subscription goroutine: it only queues the
 // request, or answers AVAP_OVERLOADED at once when the queue is full.
 func (e *Executor) admit(l *lane, r micro.Request) {
-	j := job{data: r.Data(), reply: r.Reply(), admitted: time.Now()}
+	j := job{data: r.Data(), reply: r.Reply(), admitted: time.Now(), tp: e.tel.traceparent(r)}
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()

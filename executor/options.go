@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/avapmesh/avap/vm"
 )
@@ -74,6 +76,13 @@ type Options struct {
 	// Audit receives one event per run (sync and batch items; jobs are
 	// audited by the JobRunner); or nil. Emit must not block.
 	Audit Auditor
+
+	// Metrics registers the executor's Prometheus metrics (runs by outcome,
+	// limit hits, durations, queue depth...); or nil for none.
+	Metrics prometheus.Registerer
+	// Tracer gives each run and outside command call a span, children of
+	// the caller's traceparent; or nil for none (no cost).
+	Tracer trace.TracerProvider
 }
 
 func (o *Options) setDefaults() error {
