@@ -391,6 +391,9 @@ func (x *executeAPI) exec(parent context.Context, st *execState) {
 // call makes one attempt and reports whether a retry is allowed.
 func (x *executeAPI) call(parent context.Context, st *execState, subject string, wait time.Duration) (retry bool) {
 	st.req.DeadlineUnixNano = 0 // CallWait sets now+wait
+	// NATS round-trip metric and client span; no-op when off (observe.go).
+	parent, hop := x.s.tel.startHop(parent, subject, st.req.Lane)
+	defer hop.end(&st.rep)
 	err := bus.CallWait(parent, x.nc, subject, &st.req, &st.rep, st.enc, wait)
 	if err == nil {
 		if st.rep.Success && st.rep.SideEffectFree {

@@ -6,7 +6,7 @@ package edge
 func (s *Server) routes() {
 	app := s.app
 	if s.opts.Pprof {
-		app.Use(pprofMiddleware())
+		app.Use(s.adminPrefix, pprofMiddleware()) // admin token (observe_http.go)
 	}
 	app.Use(s.frontMiddleware) // request id, security headers, body limit, access log (middleware.go)
 	s.mountGuard(app)          // CORS, auth, rate limits, validation (auth_guard.go)
