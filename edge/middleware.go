@@ -30,12 +30,16 @@ func RequestID(c *fiber.Ctx) string {
 	return id
 }
 
-// Logger returns a logger that carries the request's request_id; the
+// Logger returns a logger that carries the request's request_id (and
+// trace_id when the request is traced); the
 // server logger outside the middleware. It is built on each call (the
 // middleware does not make one per request: most requests never log), so
 // a handler that logs several lines should keep it.
 func (s *Server) Logger(c *fiber.Ctx) *slog.Logger {
 	if id := RequestID(c); id != "" {
+		if tid := TraceID(c); tid != "" { // traced request (observe.go)
+			return s.log.With("request_id", id, "trace_id", tid)
+		}
 		return s.log.With("request_id", id)
 	}
 	return s.log
@@ -128,7 +132,7 @@ func (s *Server) accessLog(c *fiber.Ctx, id string, start time.Time, err error) 
 	if !s.log.Enabled(c.Context(), level) {
 		return
 	}
-	s.log.LogAttrs(c.Context(), level, "request",
+	attrs := [...]slog.Attr{
 		slog.String("request_id", id),
 		slog.String("method", c.Method()),
 		slog.String("path", c.Path()),
@@ -137,7 +141,13 @@ func (s *Server) accessLog(c *fiber.Ctx, id string, start time.Time, err error) 
 		slog.Int("bytes_in", len(c.Request().Body())),
 		slog.Int("bytes_out", len(c.Response().Body())),
 		slog.String("remote", c.IP()),
-	)
+		slog.String("trace_id", TraceID(c)), // last: dropped when not traced
+	}
+	n := len(attrs)
+	if attrs[n-1].Value.String() == "" {
+		n--
+	}
+	s.log.LogAttrs(c.Context(), level, "request", attrs[:n]...)
 }
 
 // handleError turns any error from the chain into the JSON error envelope.

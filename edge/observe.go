@@ -51,7 +51,7 @@ type telemetry struct {
 	natsErrs *prometheus.CounterVec   // lane, code
 	children map[routeKey]*routeMetrics
 	routes   map[routeKey]bool // the mounted routes (not middleware)
-	lanes    [2]laneMetrics // interactive, batch
+	lanes    [2]laneMetrics    // interactive, batch
 }
 
 type routeKey struct{ method, path string }
@@ -184,11 +184,12 @@ func sanitizeMethod(m string) string {
 }
 
 // observeNext runs the rest of the chain for c inside the request's span
-// and records its metrics. It is c.Next() when telemetry is off.
+// and records its metrics. It is c.Next() (with panic recovery) when
+// telemetry is off.
 func (s *Server) observeNext(c *fiber.Ctx, start time.Time) error {
 	t := s.tel
 	if t == nil {
-		return c.Next()
+		return s.next(c) // c.Next() with panic recovery (observe_panic.go)
 	}
 	var span trace.Span
 	if t.tracer != nil {
@@ -197,7 +198,7 @@ func (s *Server) observeNext(c *fiber.Ctx, start time.Time) error {
 	if t.inFlight != nil {
 		t.inFlight.Inc()
 	}
-	err := c.Next()
+	err := s.next(c)
 	status := responseStatus(c, err)
 	var rm *routeMetrics
 	if t.requests != nil {

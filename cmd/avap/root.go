@@ -207,7 +207,11 @@ func (a *app) runRole(ctx context.Context, role string) error {
 	lv := new(slog.LevelVar)
 	level, _ := parseLevel(cfg.Log.Level)
 	lv.Set(level)
-	log := newLogger(a.stderr, cfg.Log.Format, lv)
+	log, closeLog, err := newProcessLogger(a.stderr, cfg, lv, readBuildInfo()) // log file, Sentry (logging_file.go)
+	if err != nil {
+		return err
+	}
+	defer closeLog()     // flushes Sentry and closes the log file after everything stopped
 	slog.SetDefault(log) // for third-party code only; our packages get log passed in
 	for _, w := range res.Warnings {
 		log.Warn(w)
