@@ -44,6 +44,9 @@ type CacheOptions struct {
 	Audit    func(AuditEvent) // refused packages; or nil
 	// CallTimeout bounds one call to the registry service (L3); 0 = 2s.
 	CallTimeout time.Duration
+	// Guard, when set, runs every call to the registry service (a circuit
+	// breaker: it may refuse the call with an error of its own).
+	Guard func(call func() error) error
 }
 
 // Tiers, as reported by Get and counted in Stats.
@@ -139,6 +142,7 @@ func NewCache(opts CacheOptions) (*Cache, error) {
 	c.l1 = expirable.NewLRU[l1Key, *loaded](opts.Size, nil, opts.TTL)
 	if opts.Conn != nil {
 		c.client = NewClient(opts.Conn, opts.CallTimeout)
+		c.client.guard = opts.Guard
 	}
 	return c, nil
 }

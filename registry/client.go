@@ -17,6 +17,7 @@ import (
 type Client struct {
 	nc      *nats.Conn
 	timeout time.Duration
+	guard   func(call func() error) error // CacheOptions.Guard; or nil
 }
 
 // NewClient returns a client; timeout bounds each call when ctx has no
@@ -29,6 +30,13 @@ func NewClient(nc *nats.Conn, timeout time.Duration) *Client {
 }
 
 func (c *Client) call(ctx context.Context, op string, req, out any) error {
+	if c.guard != nil {
+		return c.guard(func() error { return c.call1(ctx, op, req, out) })
+	}
+	return c.call1(ctx, op, req, out)
+}
+
+func (c *Client) call1(ctx context.Context, op string, req, out any) error {
 	subj, err := bus.RegistrySubject(op)
 	if err != nil {
 		return err

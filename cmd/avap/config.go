@@ -38,6 +38,9 @@ type Config struct {
 // NodeConfig identifies this process in the mesh.
 type NodeConfig struct {
 	ID string `koanf:"id" help:"node id shown in /api/v1/info and NATS; empty = hostname plus random suffix"`
+	// Zone and Heartbeat: mesh.go.
+	Zone      string        `koanf:"zone" help:"zone of this node: executors also serve the zone's subjects, edges prefer them and fall back to any executor; empty = none"`
+	Heartbeat time.Duration `koanf:"heartbeat" help:"interval of this node's mesh heartbeat (role, version, zone, load); silent for 3 intervals = gone"`
 }
 
 // HTTPConfig configures the edge HTTP server.
@@ -146,6 +149,7 @@ type RegistryConfig struct {
 func defaultConfig() *Config {
 	c := &Config{
 		DataDir: "data",
+		Node:    NodeConfig{Heartbeat: 2 * time.Second},
 		HTTP: HTTPConfig{
 			Addr:          "127.0.0.1:8080",
 			ReadTimeout:   10 * time.Second,

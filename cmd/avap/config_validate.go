@@ -45,6 +45,10 @@ func (c *Config) validate() []problem {
 	if id := c.Node.ID; id != "" && !validNodeID(id) {
 		add("node.id", "%q: use 1-64 characters of A-Z a-z 0-9 - _", id)
 	}
+	if z := c.Node.Zone; z != "" && !validNodeID(z) {
+		add("node.zone", "%q: use 1-64 characters of A-Z a-z 0-9 - _", z)
+	}
+	positive("node.heartbeat", c.Node.Heartbeat)
 
 	addr("http.addr", c.HTTP.Addr, false)
 	positive("http.read_timeout", c.HTTP.ReadTimeout)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
+	"github.com/avapmesh/avap/breaker"
 	"github.com/avapmesh/avap/edge"
 	natsembed "github.com/avapmesh/avap/nats"
 )
@@ -47,6 +48,8 @@ type node struct {
 	nodeID string
 	start  time.Time
 
+	breakers *breaker.Group // circuit breakers of this process (mesh.go)
+
 	lc   lifecycle
 	conn *natsConn  // nil for the nats role
 	tel  *telemetry // metrics and tracing (telemetry.go)
@@ -59,6 +62,7 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 		n.nodeID = defaultNodeID()
 	}
 	n.lc.log = log
+	n.breakers = newBreakers(n.logger("breaker"))
 	tel, err := newTelemetry(c, cfg, b, n.nodeID, start, n.logger("telemetry"))
 	if err != nil {
 		return nil, err
@@ -86,6 +90,7 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 			}, n.logger("nats"))
 		}
 		n.add("nats", n.conn)
+		n.add("breakers", newBreakerUnit(n.breakers))
 		n.addRole(roleRegistry, newRegistry)
 		n.addRole(roleExecutor, newExecutor)
 		n.addRole(roleEdge, newEdge)
@@ -93,14 +98,15 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 		n.roles = []string{role}
 		url := c.NATS.URL
 		n.conn = newNATSConn(func(o ...nats.Option) (*nats.Conn, error) {
-			nc, err := nats.Connect(url, append(o,
-				nats.Name("avap-"+role+"-"+n.nodeID), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))...)
+			// Seed URLs, reconnect with jitter, retry at start (mesh.go).
+			nc, err := nats.Connect(url, append(o, natsClientOptions(role, n.nodeID)...)...)
 			if err != nil {
 				return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 			}
 			return nc, nil
 		}, n.logger("nats"))
 		n.add("nats", n.conn)
+		n.add("breakers", newBreakerUnit(n.breakers))
 		n.addRole(role, map[string]func(wiring) (component, error){
 			roleEdge: newEdge, roleExecutor: newExecutor, roleRegistry: newRegistry,
 		}[role])
@@ -139,7 +145,7 @@ func (n *node) addRole(name string, ctor func(wiring) (component, error)) {
 	n.add(name, newDeferred(func() (component, error) {
 		w := wiring{
 			Log: n.logger(name), Config: n.cfg, NodeID: n.nodeID, Build: n.build, Roles: n.roles, Start: n.start,
-			Tel: n.tel,
+			Tel: n.tel, Breakers: n.breakers,
 		}
 		if n.conn != nil {
 			w.Conn = n.conn.Conn()

@@ -167,6 +167,7 @@ nats.cluster.listen, routes to the other nodes of nats.cluster.routes.`),
 		a.keysCommand(),
 		a.commandsCommand(),
 		a.cacheCommand(),
+		a.meshCommand(), // mesh_cmd.go
 	)
 	return root
 }

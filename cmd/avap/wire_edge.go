@@ -1,6 +1,9 @@
 package main
 
-import "github.com/avapmesh/avap/edge"
+import (
+	"github.com/avapmesh/avap/bus"
+	"github.com/avapmesh/avap/edge"
+)
 
 // newEdge builds the HTTP edge for `avap serve` and `avap edge`. It starts
 // last, so every other component is ready before the port opens. Execution
@@ -29,6 +32,7 @@ func newEdge(w wiring) (component, error) {
 			MaxInFlight:   cfg.HTTP.MaxInFlight,
 			MaxTimeout:    cfg.Executor.MaxLimits.Timeout,
 			ProjectPrefix: cfg.HTTP.ProjectPrefix,
+			Zone:          cfg.Node.Zone, // prefer the zone's executors (edge/locality.go)
 		},
 		InfoExtra: infoWithLimits(cfg, edge.MeshInfo(w.Conn, 0)), // wire_console.go
 		Routes:    consoleRoutes(cfg),                            // web console (wire_console.go)
@@ -43,10 +47,18 @@ func newEdge(w wiring) (component, error) {
 			StartTime: w.Start,
 		},
 	}
+	// Live nodes and breakers in /api/v1/info (mesh.go).
+	var members *bus.Members
+	opts.InfoExtra, members = membersInfo(w, opts.InfoExtra)
+
 	w.edgeTelemetry(&opts) // metrics, tracing, debug endpoints (telemetry.go)
 	s, err := edge.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	return withProtect(w, withEmitter(w, s, aud), s), nil // wire_protect.go
+	mm := withMeshMember(w, roleEdge, withProtect(w, withEmitter(w, s, aud), s), nil) // wire_protect.go, heartbeats (mesh.go)
+	if m, ok := mm.(*meshMember); ok {
+		m.members = members
+	}
+	return mm, nil
 }

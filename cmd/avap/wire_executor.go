@@ -33,6 +33,7 @@ func newExecutor(w wiring) (component, error) {
 		DefaultLimits:  cfg.Executor.Limits.vmLimits(),
 		MaxLimits:      cfg.Executor.MaxLimits.vmLimits(),
 		Metadata:       map[string]string{"node_id": w.NodeID},
+		Zone:           cfg.Node.Zone, // zone subjects too (executor/locality.go)
 		Audit:          executorAuditor(aud),
 		Host:           host,
 		Metrics:        w.Tel.Registerer(),
@@ -43,7 +44,11 @@ func newExecutor(w wiring) (component, error) {
 	}
 	observeExecutor(w, e, reg) // debug sections and registry cache metrics (telemetry_components.go)
 	w.Config.OnReload(func(_, cur *Config) { e.SetDefaultLimits(cur.Executor.Limits.vmLimits()) })
-	return withDurable(w, e, aud, reg.wrap(e)) // jobs runner, audit emitter and sink (wire_jobs.go)
+	c, err := withDurable(w, e, aud, reg.wrap(e)) // jobs runner, audit emitter and sink (wire_jobs.go)
+	if err != nil {
+		return nil, err
+	}
+	return withMeshMember(w, roleExecutor, c, executorLoad(e)), nil // heartbeats (mesh.go)
 }
 
 // semver makes a build version acceptable to micro ("v0.1.0" -> "0.1.0";

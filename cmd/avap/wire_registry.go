@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/registry"
 )
 
@@ -26,7 +27,7 @@ func registryDir(dataDir string) string { return filepath.Join(dataDir, "registr
 // files under data_dir/registry/store. It starts after the NATS connection
 // and before the executor.
 func newRegistry(w wiring) (component, error) {
-	return &registryUnit{w: w, ready: make(chan struct{})}, nil
+	return withMeshMember(w, roleRegistry, &registryUnit{w: w, ready: make(chan struct{})}, nil), nil // heartbeats (mesh.go)
 }
 
 type registryUnit struct {
@@ -101,6 +102,9 @@ func (u *registryUnit) start(ctx context.Context) error {
 	}
 	if dsn := cfg.Postgres.DSN.Reveal(); dsn != "" {
 		u.store, err = registry.OpenPostgres(ctx, registry.PostgresOptions{DSN: dsn, Logger: u.w.Log})
+		if err == nil {
+			u.store = guardStore(u.w.Breakers, u.store) // circuit breaker (mesh.go)
+		}
 	} else {
 		u.store, err = registry.OpenFileStore(filepath.Join(registryDir(cfg.DataDir), "store"))
 	}
@@ -120,7 +124,7 @@ func (u *registryUnit) start(ctx context.Context) error {
 	log := u.w.Log
 	srv, err := registry.NewServer(registry.ServerOptions{
 		Conn: u.w.Conn, Store: u.store, Trusted: keys, Signer: signer, Logger: log,
-		Version: semver(u.w.Build.Version),
+		Version: semver(u.w.Build.Version), Replicas: bus.Replicas(u.w.Conn), // R3 on a cluster
 		Audit: func(e registry.AuditEvent) {
 			log.Info("registry audit", "action", e.Action, "command", e.Name, "version", e.Version, "hash", e.Hash, "reason", e.Reason)
 		},

@@ -51,6 +51,7 @@ func newRegistryCache(w wiring) (*registryCache, error) {
 		Conn: w.Conn, Trusted: keys, Dir: filepath.Join(registryDir(cfg.DataDir), "cache"),
 		TTL: cfg.Registry.CacheTTL, Size: cfg.Registry.CacheSize, Precache: cfg.Registry.Precache,
 		Logger: log,
+		Guard:  registryGuard(w.Breakers), // circuit breaker on L3 calls (mesh.go)
 		Audit: func(e registry.AuditEvent) {
 			log.Warn("registry audit", "action", e.Action, "command", e.Name, "version", e.Version, "hash", e.Hash, "reason", e.Reason)
 		},

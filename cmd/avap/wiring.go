@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/avapmesh/avap/breaker"
 	"github.com/avapmesh/avap/edge"
 )
 
@@ -23,6 +24,8 @@ type wiring struct {
 	Start  time.Time     // process start
 	Checks []edge.Check  // edge only: health checks of the node's other components
 	Tel    *telemetry    // metrics registry and tracer provider (telemetry.go); parts may be off
+
+	Breakers *breaker.Group // this process's circuit breakers (mesh.go)
 }
 
 // info is what /api/v1/info reports about this node.
