@@ -41,7 +41,10 @@ var httpDurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1
 // telemetry is the edge's instrumentation; nil when metrics and tracing
 // are both off.
 type telemetry struct {
-	tracer trace.Tracer // nil = no tracing
+	tracer     trace.Tracer // nil = no tracing
+	serverSpan []trace.SpanStartOption
+	clientSpan []trace.SpanStartOption
+	hopNames   [2]string // client span name per lane
 
 	// metrics; nil vectors when metrics are off
 	requests *prometheus.CounterVec   // route, method, code
@@ -73,6 +76,14 @@ func newTelemetry(opts Options) (*telemetry, error) {
 	t := &telemetry{}
 	if opts.Tracer != nil {
 		t.tracer = opts.Tracer.Tracer("github.com/avapmesh/avap/edge")
+		// Built once: each option is an allocation when made per request.
+		t.serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+		t.clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+		for i, l := range bus.Lanes() {
+			if i < len(t.hopNames) {
+				t.hopNames[i] = "nats request " + string(l)
+			}
+		}
 	}
 	if opts.Metrics == nil {
 		return t, nil
@@ -168,8 +179,11 @@ func (t *telemetry) routeLabel(c *fiber.Ctx, err error) string {
 // with the middleware's prefix as path ("/"), so it must not be taken for
 // a route of that path.
 func unmatched(err error) bool {
+	if err == nil {
+		return false // before fe: its address escapes, so it is heap-allocated where declared
+	}
 	var fe *fiber.Error
-	return err != nil && errors.As(err, &fe) && fe.Code == fiber.StatusNotFound && strings.HasPrefix(fe.Message, "Cannot ")
+	return errors.As(err, &fe) && fe.Code == fiber.StatusNotFound && strings.HasPrefix(fe.Message, "Cannot ")
 }
 
 // sanitizeMethod maps a method to a bounded label value (Caddy
@@ -207,7 +221,7 @@ func (s *Server) observeNext(c *fiber.Ctx, start time.Time) error {
 		rm.byClass[statusClass(status)].Inc()
 		rm.duration.Observe(time.Since(start).Seconds())
 	}
-	if span != nil {
+	if span != nil && span.IsRecording() { // an unsampled span takes no attributes
 		route := t.routeLabel(c, err)
 		span.SetName(sanitizeMethod(c.Method()) + " " + route)
 		span.SetAttributes(
@@ -218,6 +232,8 @@ func (s *Server) observeNext(c *fiber.Ctx, start time.Time) error {
 		if status >= 500 {
 			span.SetStatus(codes.Error, strconv.Itoa(status))
 		}
+	}
+	if span != nil {
 		span.End()
 	}
 	return err
@@ -231,12 +247,13 @@ func (t *telemetry) startRequestSpan(c *fiber.Ctx) trace.Span {
 	if sc, ok := ParseTraceparent(c.Get(HeaderTraceparent)); ok {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 	}
-	ctx, span := t.tracer.Start(ctx, "HTTP "+sanitizeMethod(c.Method()),
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(
+	ctx, span := t.tracer.Start(ctx, "HTTP", t.serverSpan...) // named at the end (observeNext)
+	if span.IsRecording() {
+		span.SetAttributes(
 			attribute.String("http.request.method", sanitizeMethod(c.Method())),
 			attribute.String("url.path", c.Path()),
-		))
+		)
+	}
 	sc := span.SpanContext()
 	if sc.IsValid() {
 		tp := FormatTraceparent(sc)
@@ -292,11 +309,12 @@ func (t *telemetry) startHop(ctx context.Context, subject string, lane bus.Lane)
 	if lane == bus.LaneBatch {
 		h.lane = 1
 	}
-	if t.tracer != nil && trace.SpanFromContext(ctx).SpanContext().IsValid() {
-		ctx, h.span = t.tracer.Start(ctx, "nats request "+string(lane),
-			trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("messaging.system", "nats"),
-				attribute.String("messaging.destination.name", subject)))
+	// An unsampled request gets no client span: the executor learns the
+	// (unsampled) trace from the request span's traceparent already in ctx.
+	if t.tracer != nil && trace.SpanFromContext(ctx).SpanContext().IsSampled() {
+		ctx, h.span = t.tracer.Start(ctx, t.hopNames[h.lane], t.clientSpan...)
+		h.span.SetAttributes(attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", subject))
 		if sc := h.span.SpanContext(); sc.IsValid() {
 			ctx = bus.WithTraceparent(ctx, FormatTraceparent(sc))
 		}

@@ -30,7 +30,9 @@ var runBuckets = []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .0
 const outcomeOK = "ok"
 
 type telemetry struct {
-	tracer trace.Tracer // nil = no tracing
+	tracer     trace.Tracer          // nil = no tracing
+	serverSpan trace.SpanStartOption // built once: an option is an allocation
+	spanNames  [2]string             // "execute <lane>" per lane
 
 	outcomes  map[bus.Code]prometheus.Counter // avap_executor_runs_total{lane="interactive",outcome}
 	outcomesB map[bus.Code]prometheus.Counter // the batch lane
@@ -66,6 +68,12 @@ func newTelemetry(e *Executor) (*telemetry, error) {
 	t := &telemetry{}
 	if o.Tracer != nil {
 		t.tracer = o.Tracer.Tracer("github.com/avapmesh/avap/executor")
+		t.serverSpan = trace.WithSpanKind(trace.SpanKindServer)
+		for i, l := range bus.Lanes() {
+			if i < len(t.spanNames) {
+				t.spanNames[i] = "execute " + string(l)
+			}
+		}
 		if o.Host != nil {
 			o.Host = wrapHost(o.Host, t.tracer)
 		}
@@ -192,10 +200,10 @@ func (t *telemetry) begin(e *Executor, w *workerState, l *lane, j *job) {
 	if j.tp != "" {
 		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{bus.HeaderTraceparent: j.tp})
 	}
-	w.obs.ctx, w.obs.span = t.tracer.Start(ctx, "execute "+string(l.name),
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(j.admitted),
-		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("avap.executor_id", e.id)))
+	w.obs.ctx, w.obs.span = t.tracer.Start(ctx, t.spanNames[laneIndex(l.name)], t.serverSpan, trace.WithTimestamp(j.admitted))
+	if w.obs.span.IsRecording() { // an unsampled span takes no attributes
+		w.obs.span.SetAttributes(attribute.String("messaging.system", "nats"), attribute.String("avap.executor_id", e.id))
+	}
 }
 
 // end records the answered run of job j on lane l.

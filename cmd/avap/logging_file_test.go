@@ -147,6 +147,28 @@ func TestSentryEvents(t *testing.T) {
 	}
 }
 
+// TestSentryBelowLogLevel: with log.level error, a 5xx line (warn) is not
+// printed but still reaches Sentry.
+func TestSentryBelowLogLevel(t *testing.T) {
+	var out bytes.Buffer
+	rec := &sentryRecorder{}
+	sc := SentryConfig{DSN: "https://public@sentry.example.com/1", SampleRate: 1}
+	h, err := newSentryHandler(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelError}), sc, buildInfo{}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	log := slog.New(h)
+	log.Warn("request", "request_id", "r-9", "status", 502)
+	log.Info("not printed")
+	if out.Len() != 0 {
+		t.Errorf("printed below level: %s", out.String())
+	}
+	if es := rec.take(); len(es) != 1 || es[0].Tags["request_id"] != "r-9" {
+		t.Errorf("events %+v", es)
+	}
+}
+
 func TestSentryBadDSN(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Sentry.DSN = "not a dsn"

@@ -47,8 +47,10 @@ func newSentryHandler(next slog.Handler, sc SentryConfig, b buildInfo, transport
 	return &sentryHandler{next: next, client: client, rate: sc.SampleRate}, nil
 }
 
+// Enabled is true from warn up whatever log.level says, so 5xx lines
+// reach Sentry even when only errors are printed (Handle filters them).
 func (h *sentryHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.next.Enabled(ctx, l)
+	return l >= slog.LevelWarn || h.next.Enabled(ctx, l)
 }
 
 func (h *sentryHandler) WithAttrs(as []slog.Attr) slog.Handler {
@@ -68,7 +70,10 @@ func (h *sentryHandler) WithGroup(name string) slog.Handler {
 }
 
 func (h *sentryHandler) Handle(ctx context.Context, r slog.Record) error {
-	err := h.next.Handle(ctx, r)
+	var err error
+	if h.next.Enabled(ctx, r.Level) {
+		err = h.next.Handle(ctx, r)
+	}
 	if r.Level >= slog.LevelWarn {
 		h.capture(r)
 	}
