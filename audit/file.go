@@ -51,25 +51,45 @@ func (s *fileStore) rotate() error {
 }
 
 func (s *fileStore) Write(_ context.Context, evs []bus.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Lines are written in chunks that end where the current file reaches
+	// maxBytes, so one large batch still rotates like many small ones.
 	var buf []byte
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if s.f == nil || s.size >= s.maxBytes {
+			if err := s.rotate(); err != nil {
+				return err
+			}
+		}
+		n, err := s.f.Write(buf)
+		s.size += int64(n)
+		buf = buf[:0]
+		if err != nil {
+			return fmt.Errorf("audit: write: %w", err)
+		}
+		return nil
+	}
 	for i := range evs {
 		b, err := json.Marshal(&evs[i])
 		if err != nil {
 			return err
 		}
 		buf = append(append(buf, b...), '\n')
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil || s.size >= s.maxBytes {
-		if err := s.rotate(); err != nil {
-			return err
+		if s.f == nil || s.size+int64(len(buf)) >= s.maxBytes {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	n, err := s.f.Write(buf)
-	s.size += int64(n)
-	if err != nil {
-		return fmt.Errorf("audit: write: %w", err)
+	if err := flush(); err != nil {
+		return err
+	}
+	if s.f == nil {
+		return nil
 	}
 	return s.f.Sync()
 }

@@ -193,12 +193,22 @@ func (s *Sink) drain(cons jetstream.Consumer) {
 		}
 		evs, msgs = evs[:0], msgs[:0]
 		for m := range batch.Messages() {
-			var ev bus.AuditEvent
-			if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.ID == "" {
+			got, err := bus.DecodeAuditEvents(m.Data())
+			if err != nil {
 				_ = m.Term() // not an event: never retry it
 				continue
 			}
-			evs, msgs = append(evs, ev), append(msgs, m)
+			n := 0
+			for _, ev := range got {
+				if ev.ID != "" {
+					evs, n = append(evs, ev), n+1
+				}
+			}
+			if n == 0 {
+				_ = m.Term()
+				continue
+			}
+			msgs = append(msgs, m)
 		}
 		if len(evs) == 0 {
 			continue

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -249,10 +250,10 @@ func (a *AuditEmitter) Stats() AuditEmitterStats {
 // Start ensures the audit stream exists and starts the publisher.
 func (a *AuditEmitter) Start(ctx context.Context) error {
 	js, err := jetstream.New(a.nc, jetstream.WithPublishAsyncMaxPending(a.opts.MaxPending),
-		jetstream.WithPublishAsyncAckHandler(func(jetstream.JetStream, *nats.Msg, *jetstream.PubAck) { a.emitted.Add(1) }),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
-			a.failed.Add(1)
-			a.log.Warn("audit event not stored", "err", err)
+		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { a.emitted.Add(auditCount(m)) }),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			a.failed.Add(auditCount(m))
+			a.log.Warn("audit events not stored", "err", err)
 		}))
 	if err != nil {
 		return fmt.Errorf("audit emitter: %w", err)
@@ -287,43 +288,66 @@ func (a *AuditEmitter) Shutdown(ctx context.Context) error {
 	}
 }
 
+// maxAuditBatch bounds how many events one audit message carries.
+const maxAuditBatch = 256
+
+// run publishes queued events in batches: each message carries a JSON
+// array of every event waiting in the buffer (up to maxAuditBatch), so
+// under load one JetStream publish serves hundreds of executions instead
+// of one. Batches carry no Nats-Msg-Id (the sink stores each event once by
+// its ID), which keeps JetStream's duplicate window from growing with the
+// request rate.
 func (a *AuditEmitter) run(js jetstream.JetStream) {
 	defer close(a.done)
-	var buf []byte
-	publish := func(ev *AuditEvent) {
-		subj, err := AuditSubject(ev.Kind)
-		if err != nil {
-			a.failed.Add(1)
+	subj := AuditSubjectPrefix + "." + auditBatchKind
+	batch := make([]AuditEvent, 0, maxAuditBatch)
+	publish := func() {
+		if len(batch) == 0 {
 			return
 		}
-		buf, err = json.Marshal(ev)
+		data, err := json.Marshal(batch)
+		n := uint64(len(batch))
+		clear(batch)
+		batch = batch[:0]
 		if err != nil {
-			a.failed.Add(1)
+			a.failed.Add(n)
 			return
 		}
-		msg := &nats.Msg{Subject: subj, Data: buf, Header: nats.Header{HeaderMsgID: {ev.ID}}}
+		msg := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{auditCountHeader: {strconv.FormatUint(n, 10)}}}
 		if _, err := js.PublishMsgAsync(msg); err != nil {
-			a.failed.Add(1)
+			a.failed.Add(n)
 			a.log.Warn("audit publish failed", "err", err)
+		}
+	}
+	fill := func() { // take whatever else is already queued, without waiting
+		for len(batch) < maxAuditBatch {
+			select {
+			case ev := <-a.ch:
+				batch = append(batch, ev)
+			default:
+				return
+			}
 		}
 	}
 	for {
 		select {
 		case ev := <-a.ch:
-			publish(&ev)
+			batch = append(batch, ev)
+			fill()
+			publish()
 		case <-a.stop:
 			for {
-				select {
-				case ev := <-a.ch:
-					publish(&ev)
-				default:
-					select {
-					case <-js.PublishAsyncComplete():
-					case <-time.After(5 * time.Second):
-					}
-					return
+				fill()
+				if len(batch) == 0 {
+					break
 				}
+				publish()
 			}
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(5 * time.Second):
+			}
+			return
 		}
 	}
 }
@@ -361,4 +385,40 @@ func (a *AuditEmitter) Publish(ctx context.Context, ev AuditEvent) error {
 	}
 	a.emitted.Add(1)
 	return nil
+}
+
+// auditBatchKind is the subject token of batched event messages; their
+// payload is a JSON array of AuditEvent.
+const auditBatchKind = "events"
+
+// auditCountHeader carries the number of events in a batch message.
+const auditCountHeader = "Avap-Audit-Count"
+
+func auditCount(m *nats.Msg) uint64 {
+	if m == nil {
+		return 1
+	}
+	if n, err := strconv.ParseUint(m.Header.Get(auditCountHeader), 10, 32); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
+// DecodeAuditEvents decodes one audit stream message: a single JSON event
+// (published by Publish) or a JSON array of events (a batch from the
+// emitter's background publisher).
+func DecodeAuditEvents(data []byte) ([]AuditEvent, error) {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) > 0 && data[0] == '[' {
+		var evs []AuditEvent
+		if err := json.Unmarshal(data, &evs); err != nil {
+			return nil, fmt.Errorf("audit: batch: %w", err)
+		}
+		return evs, nil
+	}
+	var ev AuditEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return nil, fmt.Errorf("audit: event: %w", err)
+	}
+	return []AuditEvent{ev}, nil
 }
