@@ -185,7 +185,10 @@ func (s *Sink) drain(cons jetstream.Consumer) {
 				continue
 			}
 		}
-		batch, err := cons.Fetch(s.opts.BatchSize, jetstream.FetchMaxWait(s.opts.FlushInterval))
+		// Messages are single events or batches of up to a few hundred
+		// (bus.AuditEmitter), so a fetch takes few messages: one write then
+		// holds at most a few thousand events, keeping memory flat.
+		batch, err := cons.Fetch(max(1, s.opts.BatchSize/auditMessagesPerFetchDivisor), jetstream.FetchMaxWait(s.opts.FlushInterval))
 		if err != nil {
 			s.recordErr(err)
 			sleep(s.ctx, backoff)
@@ -234,6 +237,10 @@ func (s *Sink) drain(cons jetstream.Consumer) {
 		s.batches.Add(1)
 	}
 }
+
+// auditMessagesPerFetchDivisor turns BatchSize (events) into messages per
+// fetch: BatchSize/64 messages of up to 256 events each.
+const auditMessagesPerFetchDivisor = 64
 
 func (s *Sink) migrate() error {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)

@@ -164,7 +164,7 @@ type AuditQueryReply struct {
 // AuditEmitterOptions configure an AuditEmitter.
 type AuditEmitterOptions struct {
 	Buffer     int               // events queued in memory before Emit drops; 0 = 8192
-	MaxPending int               // unacknowledged async publishes; 0 = 4096
+	MaxPending int               // unacknowledged async batch publishes; 0 = 32
 	NodeID     string            // stamped on events that carry none
 	Stream     AuditStreamConfig // created at Start
 	Logger     *slog.Logger      // or nil
@@ -197,7 +197,7 @@ func NewAuditEmitter(nc *nats.Conn, opts AuditEmitterOptions) *AuditEmitter {
 		opts.Buffer = 8192
 	}
 	if opts.MaxPending <= 0 {
-		opts.MaxPending = 4096
+		opts.MaxPending = 32
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -291,6 +291,10 @@ func (a *AuditEmitter) Shutdown(ctx context.Context) error {
 // maxAuditBatch bounds how many events one audit message carries.
 const maxAuditBatch = 256
 
+// auditLinger is how long the publisher waits for more events before it
+// sends a batch that is not full.
+const auditLinger = 5 * time.Millisecond
+
 // run publishes queued events in batches: each message carries a JSON
 // array of every event waiting in the buffer (up to maxAuditBatch), so
 // under load one JetStream publish serves hundreds of executions instead
@@ -329,11 +333,29 @@ func (a *AuditEmitter) run(js jetstream.JetStream) {
 			}
 		}
 	}
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case ev := <-a.ch:
 			batch = append(batch, ev)
 			fill()
+			// Wait a moment for more events so a steady stream of requests
+			// becomes few large messages rather than many small ones.
+			linger.Reset(auditLinger)
+		gather:
+			for len(batch) < maxAuditBatch {
+				select {
+				case ev := <-a.ch:
+					batch = append(batch, ev)
+					fill()
+				case <-linger.C:
+					break gather
+				case <-a.stop:
+					break gather
+				}
+			}
+			linger.Stop()
 			publish()
 		case <-a.stop:
 			for {
