@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
-	"github.com/avapmesh/avap/breaker"
+	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/edge"
 	natsembed "github.com/avapmesh/avap/nats"
 )

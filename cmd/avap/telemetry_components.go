@@ -5,10 +5,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/avapmesh/avap/audit"
+	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/executor"
-	"github.com/avapmesh/avap/postgres"
+	"github.com/avapmesh/avap/registry/postgres"
 	"github.com/avapmesh/avap/registry"
 )
 

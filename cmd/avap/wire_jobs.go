@@ -6,11 +6,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/avapmesh/avap/audit"
+	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/edge"
 	"github.com/avapmesh/avap/executor"
-	"github.com/avapmesh/avap/postgres"
+	"github.com/avapmesh/avap/registry/postgres"
 )
 
 // JobsConfig configures asynchronous jobs (/api/v1/jobs), retries, the

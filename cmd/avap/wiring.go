@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/avapmesh/avap/breaker"
+	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/edge"
 )
 

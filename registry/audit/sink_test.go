@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
-	"github.com/avapmesh/avap/audit"
+	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/nats/natstest"
-	"github.com/avapmesh/avap/postgres"
+	"github.com/avapmesh/avap/registry/postgres"
 )
 
 func natsConn(t *testing.T) *nats.Conn { return natsConnB(t) }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/avapmesh/avap/bus"
-	"github.com/avapmesh/avap/postgres"
+	"github.com/avapmesh/avap/registry/postgres"
 )
 
 //go:embed migrations/*.sql

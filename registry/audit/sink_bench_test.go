@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avapmesh/avap/audit"
+	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
-	"github.com/avapmesh/avap/postgres"
+	"github.com/avapmesh/avap/registry/postgres"
 )
 
 // BenchmarkSinkPostgres measures audit events/s from Emit to committed

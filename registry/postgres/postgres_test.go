@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/avapmesh/avap/postgres"
+	"github.com/avapmesh/avap/registry/postgres"
 )
 
 // testDB opens a pool on AVAP_TEST_POSTGRES_DSN in a fresh schema that is

@@ -27,7 +27,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/avapmesh/avap/bus"
-	"github.com/avapmesh/avap/postgres"
+	"github.com/avapmesh/avap/registry/postgres"
 )
 
 // Defaults of Options.
