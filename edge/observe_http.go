@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -31,7 +30,10 @@ func (s *Server) mountTelemetry(app *fiber.App) {
 		h := adaptor.HTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{
 			ErrorHandling:       promhttp.ContinueOnError,
 			MaxRequestsInFlight: 4,
-			Timeout:             10 * time.Second,
+			// No Timeout: promhttp would wrap the handler in
+			// http.TimeoutHandler, deriving a context from fasthttp's
+			// RequestCtx, whose Done races with Server.Shutdown (fasthttp
+			// v1.51). The edge's write timeout bounds a scrape instead.
 		}))
 		app.Get(MetricsPath, h)
 		app.Get(APIMetricsPath, h)
