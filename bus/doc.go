@@ -70,18 +70,26 @@
 //		Stats: Stats{Steps: 4, DurationUS: 3, PeakMemory: 64},
 //		ExecutorID: "e1", SideEffectFree: true}
 //
-// as (27 bytes)
+// as (28 bytes)
 //
-//	9d 01 c3 00 a0 a0 00 00         array of 13, version, success, status 0, code "", error "", line, col
+//	9e 01 c3 00 a0 a0 00 00         array of 14, version, success, status 0, code "", error "", line, col
 //	c4 07 7b 22 78 22 3a 35 7d      result bin `{"x":5}`
 //	c0 90                           variables nil, logs []
 //	93 04 03 40                     stats [4 steps, 3 us, 64 bytes]
 //	a2 65 31 c3                     executor "e1", side-effect free
+//	90                              stack []
 //
 // # Errors
 //
 // A failed run is a Reply with Success false, a Code from codes.go, a
-// message and, for script errors, a line and column. Decoders return
+// message and, for script errors, a line and column. A runtime error also
+// carries Stack (element 13, appended compatibly like Request.Capabilities):
+// an array of [function, line, column] arrays, innermost first, at most
+// MaxStackFrames (32) of them. The innermost frame is where the error
+// happened; each outer frame is the position of the call into the frame
+// before it; the top level of the script is named "<main>". Writers keep
+// the innermost 32 frames, readers skip any beyond 32 and any trailing
+// elements of a frame, and a reply without the element has a nil Stack. Decoders return
 // ErrMalformed or ErrUnsupportedVersion wrapped with the action; they never
 // panic on hostile input (FuzzDecodeRequest, FuzzDecodeReply) and never
 // allocate more than the message size.

@@ -83,6 +83,17 @@ type Reply struct {
 	Stats          Stats           // cost of the run
 	ExecutorID     string          // id of the executor that answered
 	SideEffectFree bool            // the program calls no outside command, so a re-run is harmless
+	Stack          []StackFrame    // AVAP call stack of a runtime error, innermost first, at most MaxStackFrames; or nil
+}
+
+// MaxStackFrames bounds Reply.Stack: writers keep the innermost frames and
+// readers skip frames past this many.
+const MaxStackFrames = 32
+
+// StackFrame is one frame of the AVAP call stack of a runtime error.
+type StackFrame struct {
+	Func      string // function name; "<main>" (or the script name) for the top level
+	Line, Col int    // position of the error (innermost frame) or of the call
 }
 
 // Err returns the failure of r as a *Error, or nil for a success.
@@ -133,6 +144,7 @@ const (
 	repStats
 	repExecutorID
 	repSideEffectFree
+	repStack
 	repFields
 )
 
@@ -293,7 +305,19 @@ func (r *Reply) AppendMsgpack(b []byte) []byte {
 	b = appendInt(b, r.Stats.DurationUS)
 	b = appendInt(b, r.Stats.PeakMemory)
 	b = appendString(b, r.ExecutorID)
-	return appendBool(b, r.SideEffectFree)
+	b = appendBool(b, r.SideEffectFree)
+	stack := r.Stack
+	if len(stack) > MaxStackFrames {
+		stack = stack[:MaxStackFrames]
+	}
+	b = appendArrayHeader(b, len(stack))
+	for _, f := range stack {
+		b = appendArrayHeader(b, 3)
+		b = appendString(b, f.Func)
+		b = appendInt(b, int64(f.Line))
+		b = appendInt(b, int64(f.Col))
+	}
+	return b
 }
 
 // MarshalMsgpack implements msgpack.Marshaler.
@@ -357,6 +381,8 @@ func (r *Reply) UnmarshalMsgpack(b []byte) error {
 			r.ExecutorID = rd.string()
 		case repSideEffectFree:
 			r.SideEffectFree = rd.bool()
+		case repStack:
+			r.Stack = rd.stack()
 		default:
 			rd.skip(0)
 		}
@@ -365,4 +391,36 @@ func (r *Reply) UnmarshalMsgpack(b []byte) error {
 		return fmt.Errorf("decode reply: %w", rd.err)
 	}
 	return nil
+}
+
+// stack reads Reply.Stack: an array of [func, line, col] arrays. Frames past
+// MaxStackFrames and elements past col are skipped.
+func (rd *reader) stack() []StackFrame {
+	m := rd.arrayLen()
+	if m == 0 || rd.err != nil {
+		return nil
+	}
+	fs := make([]StackFrame, 0, min(m, MaxStackFrames))
+	for j := 0; j < m && rd.err == nil; j++ {
+		if j >= MaxStackFrames {
+			rd.skip(0)
+			continue
+		}
+		var f StackFrame
+		k := rd.arrayLen()
+		for e := 0; e < k && rd.err == nil; e++ {
+			switch e {
+			case 0:
+				f.Func = rd.string()
+			case 1:
+				f.Line = int(rd.int())
+			case 2:
+				f.Col = int(rd.int())
+			default:
+				rd.skip(0)
+			}
+		}
+		fs = append(fs, f)
+	}
+	return fs
 }

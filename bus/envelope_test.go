@@ -68,6 +68,7 @@ func TestReplyRoundTrip(t *testing.T) {
 		{Version: 1},
 		sampleReply(),
 		{Version: 1, Code: CodeSyntax, Status: 400, Error: "expected )", Line: 3, Col: 9, ExecutorID: "e"},
+		{Version: 1, Code: CodeRuntime, Status: 500, Error: "division by zero", Line: 3, Col: 5, Stack: []StackFrame{{"inner", 3, 5}, {"outer", 7, 2}, {"<main>", 10, 1}}},
 		{Version: 1, Success: true, Stats: Stats{Steps: 1 << 40, DurationUS: -1, PeakMemory: 1 << 33}},
 	}
 	for i, want := range cases {
@@ -118,7 +119,7 @@ func TestInterop(t *testing.T) {
 	}
 
 	// A reply written by the library from a generic array decodes.
-	rb, err := msgpack.Marshal([]any{1, true, 201, "", "", 0, 0, []byte(`{"a":1}`), nil, []string{"l"}, []int{1, 2, 3}, "ex", false, "future field"})
+	rb, err := msgpack.Marshal([]any{1, true, 201, "", "", 0, 0, []byte(`{"a":1}`), nil, []string{"l"}, []int{1, 2, 3}, "ex", false, []any{[]any{"f", 3, 5, "future frame field"}}, "future field"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,8 @@ func TestInterop(t *testing.T) {
 	if err := rep.UnmarshalMsgpack(rb); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Success || rep.Status != 201 || string(rep.Result) != `{"a":1}` || rep.Stats.PeakMemory != 3 || rep.ExecutorID != "ex" {
+	if !rep.Success || rep.Status != 201 || string(rep.Result) != `{"a":1}` || rep.Stats.PeakMemory != 3 || rep.ExecutorID != "ex" ||
+		!reflect.DeepEqual(rep.Stack, []StackFrame{{"f", 3, 5}}) {
 		t.Errorf("reply from library: %+v", rep)
 	}
 }
@@ -169,6 +171,39 @@ func TestCompatibility(t *testing.T) {
 	}
 	if !reflect.DeepEqual(&r, sampleRequest()) {
 		t.Errorf("long request decoded differently")
+	}
+	// A reply of an older writer (before Stack) decodes with no stack.
+	old, _ := msgpack.Marshal([]any{1, false, 500, string(CodeRuntime), "boom", 3, 5, nil, nil, []string{}, []int{1, 2, 3}, "ex", false})
+	var oldRep Reply
+	if err := oldRep.UnmarshalMsgpack(old); err != nil || oldRep.Stack != nil || oldRep.Line != 3 || oldRep.Error != "boom" || oldRep.ExecutorID != "ex" {
+		t.Errorf("old reply: %v %+v", err, oldRep)
+	}
+	// The stack is the last element, so readers of 13 fields skip it.
+	withStack := &Reply{Version: 1, Code: CodeRuntime, Error: "e", Stack: []StackFrame{{"f", 1, 2}}}
+	var generic []any
+	if err := msgpack.Unmarshal(withStack.AppendMsgpack(nil), &generic); err != nil || len(generic) != repFields || repStack != repFields-1 {
+		t.Fatalf("generic reply: %v %d", err, len(generic))
+	}
+	var old13 Reply
+	if err := old13.UnmarshalMsgpack(append([]byte{0x9d}, withStack.AppendMsgpack(nil)[1:]...)); err != nil || old13.Stack != nil || old13.Error != "e" {
+		t.Errorf("reply cut to 13 fields: %v %+v", err, old13)
+	}
+	// The stack is bounded on write and on read.
+	long := make([]StackFrame, MaxStackFrames+5)
+	for i := range long {
+		long[i] = StackFrame{Func: "f", Line: i + 1, Col: 1}
+	}
+	var bounded Reply
+	if err := bounded.UnmarshalMsgpack((&Reply{Version: 1, Stack: long}).AppendMsgpack(nil)); err != nil || len(bounded.Stack) != MaxStackFrames || bounded.Stack[0].Line != 1 {
+		t.Errorf("bounded write: %v %d", err, len(bounded.Stack))
+	}
+	frames := make([]any, MaxStackFrames+5)
+	for i := range frames {
+		frames[i] = []any{"f", i + 1, 1}
+	}
+	lb, _ := msgpack.Marshal([]any{1, false, 0, "", "", 0, 0, nil, nil, nil, nil, "", false, frames})
+	if err := bounded.UnmarshalMsgpack(lb); err != nil || len(bounded.Stack) != MaxStackFrames {
+		t.Errorf("bounded read: %v %d", err, len(bounded.Stack))
 	}
 	// Another major version is refused.
 	b, _ = msgpack.Marshal([]any{2, "x"})

@@ -534,6 +534,9 @@ func appendEnvelope(b []byte, rep *bus.Reply, requestID string, itemID []byte) [
 			b = strconv.AppendInt(b, int64(rep.Col), 10)
 			b = append(b, '}')
 		}
+		if len(rep.Stack) > 0 {
+			b = appendStack(b, rep.Stack)
+		}
 	}
 	if itemID != nil {
 		b = append(b, `,"id":`...)
@@ -546,6 +549,25 @@ func appendEnvelope(b []byte, rep *bus.Reply, requestID string, itemID []byte) [
 		b = appendJSONString(b, requestID)
 	}
 	return append(b, '}')
+}
+
+// appendStack appends the `stack` member of the error envelope: the AVAP
+// call stack of a runtime error, innermost first (bus.Reply.Stack).
+func appendStack(b []byte, stack []bus.StackFrame) []byte {
+	b = append(b, `,"stack":[`...)
+	for i, f := range stack {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"function":`...)
+		b = appendJSONString(b, f.Func)
+		b = append(b, `,"line":`...)
+		b = strconv.AppendInt(b, int64(f.Line), 10)
+		b = append(b, `,"column":`...)
+		b = strconv.AppendInt(b, int64(f.Col), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 func appendRaw(b, raw []byte) []byte {

@@ -273,7 +273,28 @@ func (e *Executor) runFailure(rep *bus.Reply, err error) {
 		}
 		fail(rep, code, ee.Msg)
 		rep.Line, rep.Col = int(ee.Pos.Line), int(ee.Pos.Col)
+		rep.Stack = StackOf(ee)
 		return
 	}
 	fail(rep, code, err.Error())
+}
+
+// StackOf converts the call stack of a runtime error (outermost first) to
+// the wire form: innermost first, at most bus.MaxStackFrames frames, the
+// top level named "<main>". It returns nil when ee has no stack.
+func StackOf(ee *vm.EvalError) []bus.StackFrame {
+	if ee == nil || len(ee.Stack) == 0 {
+		return nil
+	}
+	n := min(len(ee.Stack), bus.MaxStackFrames)
+	fs := make([]bus.StackFrame, n)
+	for i := range fs {
+		f := ee.Stack[len(ee.Stack)-1-i]
+		name := f.Func
+		if name == "" {
+			name = "<main>"
+		}
+		fs[i] = bus.StackFrame{Func: name, Line: int(f.Pos.Line), Col: int(f.Pos.Col)}
+	}
+	return fs
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 
+	"github.com/avapmesh/avap/executor"
 	"github.com/avapmesh/avap/vm"
 	"github.com/avapmesh/avap/vm/syntax"
 )
@@ -21,6 +23,15 @@ type envelope struct {
 	Error     string          `json:"error,omitempty"`
 	Code      string          `json:"code,omitempty"`
 	Position  *position       `json:"position,omitempty"`
+	Stack     []frame         `json:"stack,omitempty"`
+}
+
+// frame is one entry of the call stack of a runtime error, as in the HTTP
+// error envelope: innermost first, the top level named "<main>".
+type frame struct {
+	Function string `json:"function"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
 }
 
 // position is a 1-based line and column in the script.
@@ -40,12 +51,25 @@ func (e *envelope) MarshalJSON() ([]byte, error) {
 			Logs      []string        `json:"logs"`
 		}{true, nonNullObject(e.Result), nonNullObject(e.Variables), nonNilLogs(e.Logs)})
 	}
-	return json.Marshal(struct {
+	return marshalNoEscape(struct {
 		Success  bool      `json:"success"`
 		Error    string    `json:"error"`
 		Code     string    `json:"code"`
 		Position *position `json:"position,omitempty"`
-	}{false, e.Error, e.Code, e.Position})
+		Stack    []frame   `json:"stack,omitempty"`
+	}{false, e.Error, e.Code, e.Position, e.Stack})
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping, so "<main>" stays
+// readable (writeEnvelope turns escaping off for the same reason).
+func marshalNoEscape(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // writeEnvelope writes env as indented JSON and a newline.
@@ -69,6 +93,9 @@ func errorEnvelopeFor(err error) *envelope {
 		env.Error = ee.Msg
 		if ee.Pos.IsValid() {
 			env.Position = &position{Line: int(ee.Pos.Line), Column: int(ee.Pos.Col)}
+		}
+		for _, f := range executor.StackOf(ee) {
+			env.Stack = append(env.Stack, frame{Function: f.Func, Line: f.Line, Column: f.Col})
 		}
 	}
 	return env
