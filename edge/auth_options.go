@@ -31,8 +31,8 @@ type ProtectOptions struct {
 	// is believed; the client is the right-most address not in the list.
 	// Empty = X-Forwarded-For is ignored.
 	TrustedProxies []string
-	// MaxConnsPerIP caps concurrent connections from one address (fasthttp
-	// refuses more with 429); 0 = no cap.
+	// MaxConnsPerIP caps concurrent connections from one peer address (more
+	// are answered 429 and closed; ratelimit_conn.go); 0 = no cap.
 	MaxConnsPerIP int
 	// MaxInflightPerIP caps concurrent requests from one client address
 	// (429 above it); 0 = no cap.

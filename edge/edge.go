@@ -163,7 +163,6 @@ func New(opts Options) (*Server, error) {
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        opts.Protect.MaxHeaderBytes,
 	})
-	s.app.Server().MaxConnsPerIP = opts.Protect.MaxConnsPerIP
 	s.guard = newGuard(s)
 	tel, err := newTelemetry(opts)
 	if err != nil {
@@ -193,6 +192,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if ln, err = tlsListener(ln, s.opts.Protect); err != nil {
 		return err
 	}
+	ln = capConns(ln, s.opts.Protect.MaxConnsPerIP) // not fasthttp's MaxConnsPerIP: see ratelimit_conn.go
 	if err := s.guard.start(); err != nil {
 		_ = ln.Close()
 		return err
