@@ -168,6 +168,7 @@ nats.cluster.listen, routes to the other nodes of nats.cluster.routes.`),
 		a.commandsCommand(),
 		a.cacheCommand(),
 		a.meshCommand(), // mesh_cmd.go
+		a.backupCommand(), a.restoreCommand(),
 	)
 	return root
 }
@@ -218,6 +219,7 @@ func (a *app) runRole(ctx context.Context, role string) error {
 		log.Warn(w)
 	}
 	applyRuntime(cfg.Runtime, log) // GC target, memory limit (runtime_tuning.go)
+	raiseFileLimit(log)            // RLIMIT_NOFILE soft -> hard, root warning (rlimit_unix.go)
 	holder := newConfigHolder(cfg, a.loadConfig, log.With("component", "config"))
 	holder.OnReload(func(old, cur *Config) {
 		if old.Log.Level != cur.Log.Level {
