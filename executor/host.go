@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/avapmesh/avap/bus"
+	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/vm"
 )
 
@@ -39,6 +40,13 @@ type HostOptions struct {
 	// DefaultConnector is the connector of ormDirect, ormCheckTable and
 	// ormAccess*; "" = the only connector when there is exactly one.
 	DefaultConnector string
+
+	// Breakers guards RequestGet/RequestPost with one circuit breaker per
+	// destination host, named "http:<host>" (host_breaker.go); or nil.
+	Breakers *breaker.Group
+	// Breaker configures those breakers (zero fields: breaker defaults);
+	// refusals by the egress policy never count as failures.
+	Breaker breaker.Options
 }
 
 // EgressOptions configure the HTTP client of RequestGet and RequestPost.

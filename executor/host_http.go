@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/vm"
 )
 
@@ -38,7 +39,7 @@ func (h *Host) newHTTPClient() *http.Client {
 	}
 	maxRedirects := h.opts.Egress.MaxRedirects
 	return &http.Client{
-		Transport: tr,
+		Transport: h.guardTransport(tr), // circuit breaker per host (host_breaker.go)
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if maxRedirects < 0 || len(via) > maxRedirects {
 				return fmt.Errorf("stopped after %d redirects", len(via))
@@ -192,6 +193,9 @@ func (h *Host) do(req *http.Request) (int, []byte, error) {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if breaker.IsOpen(err) {
+			return 0, nil, circuitOpen(req.URL.Host)
 		}
 		h.log.Debug("egress request failed", "method", req.Method, "host", req.URL.Host, "err", err)
 		return 0, nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), err)

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/avapmesh/avap/bus"
+	"github.com/avapmesh/avap/bus/breaker"
 )
 
 // Defaults of JobOptions.
@@ -58,6 +59,12 @@ type JobOptions struct {
 	// policy type as the scripts' RequestGet/RequestPost); nil = any public
 	// address, never loopback, private or link-local ones.
 	CallbackEgress *EgressPolicy
+	// Breakers guards callback delivery with one circuit breaker per
+	// receiving host, named "callback:<host>" (host_breaker.go); or nil.
+	Breakers *breaker.Group
+	// CallbackBreaker configures those breakers (zero fields: breaker
+	// defaults); refusals by the egress policy never count as failures.
+	CallbackBreaker breaker.Options
 
 	Audit  Auditor      // job outcomes are audited here; or nil
 	Logger *slog.Logger // or nil for the executor's logger

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/avapmesh/avap/bus"
+	"github.com/avapmesh/avap/bus/breaker"
 )
 
 // Callback signature headers. The signature is the hex HMAC-SHA256, keyed
@@ -75,14 +76,14 @@ func (r *JobRunner) callbackClient() *http.Client {
 	d.dialer.Timeout = r.opts.CallbackTimeout
 	return &http.Client{
 		Timeout: r.opts.CallbackTimeout,
-		Transport: &http.Transport{
+		Transport: r.guardCallbackTransport(&http.Transport{ // circuit breaker per host (host_breaker.go)
 			Proxy:                 nil,
 			DialContext:           d.DialContext,
 			MaxIdleConnsPerHost:   8,
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: r.opts.CallbackTimeout,
-		},
+		}),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
@@ -123,6 +124,10 @@ func (r *JobRunner) deliver(client *http.Client, msg jetstream.Msg) {
 		return
 	}
 	status, derr := r.post(ctx, client, rec, rec.Callback.Attempts+1)
+	if breaker.IsOpen(derr) { // the receiver's breaker is open: try later, not an attempt
+		_ = msg.NakWithDelay(r.callbackOpenDelay())
+		return
+	}
 	now := time.Now().UTC()
 	var final bool
 	var attempts int

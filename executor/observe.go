@@ -81,6 +81,13 @@ func newTelemetry(e *Executor) (*telemetry, error) {
 	if o.Metrics == nil {
 		return t, nil
 	}
+	if o.Host != nil { // a metric per outside command call (host_metrics.go)
+		hm, err := newHostCallMetrics(o.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		o.Host = meterHost(o.Host, hm)
+	}
 	laneNames := []string{"interactive", "batch"}
 	for _, l := range e.lanes {
 		laneNames[laneIndex(l.name)] = string(l.name)

@@ -44,7 +44,7 @@ executor:
 		o.Connectors["main"].StatementTimeout != 2*time.Second || o.Egress.Timeout != 5*time.Second || c.HTTP.ProjectPrefix != "/apis" {
 		t.Errorf("options = %+v", o)
 	}
-	h, err := newHost(c, nil)
+	h, err := newHost(c, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

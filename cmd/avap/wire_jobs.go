@@ -204,6 +204,7 @@ func (d *durable) Start(ctx context.Context) error {
 				CallbackSecret: []byte(cfg.Jobs.CallbackSecret.Reveal()), CallbackTimeout: cfg.Jobs.CallbackTimeout,
 				CallbackMaxAttempts: cfg.Jobs.CallbackMaxAttempts, CallbackEgress: policy,
 				Audit: executorAuditor(d.emitter), Logger: d.w.Log.With("part", "jobs"),
+				Breakers: d.w.Breakers, // a circuit breaker per callback host (executor/host_breaker.go)
 			})
 			if err == nil {
 				err = d.runner.Start(ctx)
@@ -227,6 +228,7 @@ func (d *durable) startSink(ctx context.Context, cfg *Config) error {
 		Conn: d.w.Conn, FileMaxBytes: int64(cfg.Audit.FileMaxBytes), BatchSize: cfg.Audit.BatchSize,
 		FlushInterval: cfg.Audit.FlushInterval, Retention: cfg.Audit.Retention, RetentionInterval: cfg.Audit.RetentionInterval,
 		Stream: cfg.Audit.stream(), Version: semver(d.w.Build.Version), Logger: d.w.Log.With("part", "audit-sink"),
+		Breakers: d.w.Breakers, // circuit breaker on PostgreSQL writes (registry/audit/breaker.go)
 	}
 	if locks, err := bus.OpenLocks(ctx, d.w.Conn, d.w.NodeID, false); err == nil {
 		opts.Locks = locks

@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/avapmesh/avap/bus"
+	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/registry/postgres"
 )
 
@@ -55,6 +56,12 @@ type Options struct {
 	Locks             postgres.Locker // serializes migrations and prunes across sinks; or nil
 	Version           string          // micro service version; "" = 0.1.0
 	Logger            *slog.Logger    // or nil
+
+	// Breakers, when set, guards the PostgreSQL store with the breaker
+	// BreakerName configured by Breaker (zero fields: breaker defaults);
+	// see breaker.go.
+	Breakers *breaker.Group
+	Breaker  breaker.Options
 }
 
 // store is where events end up.
@@ -70,6 +77,7 @@ type Sink struct {
 	log   *slog.Logger
 	store store
 	file  *fileStore
+	brk   *breaker.Breaker // PostgreSQL circuit breaker; or nil
 
 	migrated atomic.Bool
 	svc      micro.Service
@@ -113,7 +121,8 @@ func New(opts Options) (*Sink, error) {
 	}
 	s := &Sink{opts: opts, log: opts.Logger, ready: make(chan struct{})}
 	if opts.DB != nil {
-		s.store = &pgStore{db: opts.DB}
+		s.brk = newBreaker(opts)
+		s.store = guard(&pgStore{db: opts.DB}, s.brk) // breaker.go
 	} else {
 		fs, err := newFileStore(opts.Dir, opts.FileMaxBytes)
 		if err != nil {
@@ -245,7 +254,7 @@ const auditMessagesPerFetchDivisor = 64
 func (s *Sink) migrate() error {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)
 	defer cancel()
-	if err := s.opts.DB.Migrate(ctx, Migrations(), "audit", s.opts.Locks); err != nil {
+	if err := s.brk.Do(func() error { return s.opts.DB.Migrate(ctx, Migrations(), "audit", s.opts.Locks) }); err != nil {
 		return err
 	}
 	s.migrated.Store(true)
