@@ -9,8 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/bus"
+	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/executor"
 	"github.com/avapmesh/avap/registry"
 )

@@ -5,11 +5,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/executor"
-	"github.com/avapmesh/avap/registry/postgres"
 	"github.com/avapmesh/avap/registry"
+	"github.com/avapmesh/avap/registry/audit"
+	"github.com/avapmesh/avap/registry/postgres"
 )
 
 // Metrics of components that keep their own counters (Stats methods): read

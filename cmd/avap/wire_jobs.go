@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/edge"
 	"github.com/avapmesh/avap/executor"
+	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/registry/postgres"
 )
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
+	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/registry/postgres"
 )
 

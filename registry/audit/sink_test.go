@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
-	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/nats/natstest"
+	"github.com/avapmesh/avap/registry/audit"
 	"github.com/avapmesh/avap/registry/postgres"
 )
 
