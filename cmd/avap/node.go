@@ -68,7 +68,12 @@ func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, star
 		return nil, err
 	}
 	n.tel = tel
-	n.add("telemetry", tel) // first unit: shuts down last, flushing spans
+	n.add("telemetry", tel)          // first unit: shuts down last, flushing spans
+	observeBreakers(tel, n.breakers) // avap_breaker_* (telemetry_more.go)
+	// StatsD push of the registry (telemetry_statsd.go)
+	if u := newStatsdUnit(c, tel, n.logger("statsd")); u != nil {
+		n.add("statsd", u)
+	}
 	switch role {
 	case roleServe:
 		n.roles = []string{roleNATS, roleRegistry, roleExecutor, roleEdge}

@@ -3,11 +3,13 @@ package main
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // MetricsConfig configures the Prometheus metrics (telemetry.go).
 type MetricsConfig struct {
-	Enabled bool `koanf:"enabled" help:"serve Prometheus metrics at /metrics and /api/v1/metrics on every role"`
+	Enabled bool         `koanf:"enabled" help:"serve Prometheus metrics at /metrics and /api/v1/metrics on every role"`
+	StatsD  StatsDConfig `koanf:"statsd"` // telemetry_statsd.go
 }
 
 // TracingConfig configures OpenTelemetry tracing (telemetry.go). The
@@ -38,14 +40,14 @@ type LogFileConfig struct {
 }
 
 func defaultTelemetryConfig(c *Config) {
-	c.Metrics = MetricsConfig{Enabled: true}
+	c.Metrics = MetricsConfig{Enabled: true, StatsD: StatsDConfig{Interval: 10 * time.Second, Tags: true}}
 	c.Tracing = TracingConfig{SampleRatio: -1}
 	c.Sentry = SentryConfig{SampleRate: 1}
 	c.Log.File = LogFileConfig{MaxSizeMB: 100, MaxBackups: 10, MaxAgeDays: 28}
 }
 
 func (c *Config) validateTelemetry() []problem {
-	var ps []problem
+	ps := c.Metrics.StatsD.validate() // telemetry_statsd.go
 	if r := c.Tracing.SampleRatio; r != -1 && (r < 0 || r > 1) {
 		ps = append(ps, problem{"tracing.sample_ratio", "must be between 0 and 1, or -1"})
 	}

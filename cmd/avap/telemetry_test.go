@@ -43,6 +43,9 @@ var conditionalMetrics = []string{
 	"avap_pg_pool_max_connections", "avap_pg_pool_acquires_total", "avap_pg_pool_empty_acquires_total",
 	"avap_pg_pool_acquire_wait_seconds_total", "avap_pg_pool_new_connections_total", "avap_pg_up",
 	"avap_registry_lookups_total",
+	// telemetry_more.go: breakers once used, registry role, jobs streams
+	"avap_breaker_state", "avap_breaker_transitions_total", "avap_breaker_opened_total", "avap_breaker_rejected_total",
+	"avap_breaker_state_since_timestamp_seconds", "avap_registry_actions_total", "avap_jobs_queued", "avap_jobs_dlq_size",
 }
 
 // otlpReceiver is an in-process OTLP/HTTP collector stand-in.

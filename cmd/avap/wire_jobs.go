@@ -195,6 +195,7 @@ func (d *durable) Start(ctx context.Context) error {
 		if err != nil {
 			d.w.Log.Warn("jobs disabled on this executor: no JetStream", "err", err)
 		} else {
+			observeJobQueues(d.w, jobs) // queue and DLQ sizes (telemetry_more.go)
 			policy, _ := executor.NewEgressPolicy(cfg.Jobs.CallbackAllow)
 			if len(cfg.Jobs.CallbackAllow) == 0 {
 				policy = nil

@@ -125,9 +125,9 @@ func (u *registryUnit) start(ctx context.Context) error {
 	srv, err := registry.NewServer(registry.ServerOptions{
 		Conn: u.w.Conn, Store: u.store, Trusted: keys, Signer: signer, Logger: log,
 		Version: semver(u.w.Build.Version), Replicas: bus.Replicas(u.w.Conn), // R3 on a cluster
-		Audit: func(e registry.AuditEvent) {
+		Audit: countRegistryActions(u.w, func(e registry.AuditEvent) { // avap_registry_actions_total (telemetry_more.go)
 			log.Info("registry audit", "action", e.Action, "command", e.Name, "version", e.Version, "hash", e.Hash, "reason", e.Reason)
-		},
+		}),
 	})
 	if err == nil {
 		err = srv.Start(ctx)
