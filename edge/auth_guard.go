@@ -137,6 +137,8 @@ func classify(method, path string) route {
 		return route{capability: bus.KeyCapCompile, json: post, body: bodyCompile}
 	case rest == "check":
 		return route{capability: bus.KeyCapCompile, json: post, body: bodyCompile}
+	case rest == "registry/packages":
+		return route{capability: bus.KeyCapCompile}
 	case rest == "jobs":
 		return route{capability: bus.KeyCapJobs, json: post, body: bodyExecute}
 	case strings.HasPrefix(rest, "jobs/"):

@@ -21,7 +21,8 @@ func (s *Server) routes() {
 	if !s.opts.HealthOnly {
 		s.mountJobs(api) // before mountExecute: its idempotency middleware wraps /execute
 		s.mountExecute(api)
-		s.mountCheck(api) // check.go
+		s.mountCheck(api)    // check.go
+		s.mountRegistry(api) // registry_list.go
 		for _, mount := range s.opts.Routes {
 			mount(app) // e.g. the web console (edge/console), GET routes only
 		}

@@ -285,6 +285,8 @@ func TestBrowser(t *testing.T) {
 	step("open the mesh view", chromedp.Click(chromedp.ID("tab-mesh")))
 	waitJS("an executor listed", `document.querySelectorAll('#executors tbody tr').length >= 1`)
 	waitJS("charts drawn", `!!document.querySelector('#chart-rps path.stroke') && !!document.querySelector('#chart-p99 path.stroke')`)
+	// No registry runs in this stack: the packages section says so.
+	waitJS("registry section shown", `!document.getElementById('registry-panel').hidden && document.getElementById('registry-count').textContent.includes('unavailable')`)
 	rows, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#executors tbody")))
 	if !strings.Contains(rows, "0.0.1-test") {
 		t.Errorf("executor row %q lacks its version", rows)

@@ -833,22 +833,34 @@
     }
   }
 
+  // renderEdges lists the non-executor nodes: from the heartbeat members
+  // list (mesh.nodes: edges and registries, with zone, load and last
+  // heartbeat) when the server has one, else this edge alone.
   function renderEdges(inf, now) {
     const tb = $("edges").tBodies[0];
     tb.textContent = "";
-    const edges = (inf.mesh && Array.isArray(inf.mesh.edges) && inf.mesh.edges.length) ? inf.mesh.edges : [{
+    const nodes = (inf.mesh && Array.isArray(inf.mesh.nodes)) ? inf.mesh.nodes.filter((n) => n.role !== "executor") : [];
+    const edges = nodes.length ? nodes.map((n) => ({
+      id: n.id, version: n.version, roles: [n.role, n.zone && "zone " + n.zone].filter(Boolean).join(" · "),
+      uptime_seconds: n.started ? Math.max(0, (now - Date.parse(n.started)) / 1000) : undefined,
+      load: n.load, in_flight: n.in_flight, queued: n.queued, http: n.http,
+      seen: n.age_ms !== undefined ? now - n.age_ms : (n.last_seen ? Date.parse(n.last_seen) : now),
+      self: n.id === inf.node_id,
+    })).sort((x, y) => String(x.roles).localeCompare(String(y.roles)) || String(x.id).localeCompare(String(y.id))) : [{
       id: inf.node_id, version: inf.version, roles: inf.roles, uptime_seconds: inf.uptime_seconds,
-      commit: inf.commit, go_version: inf.go_version, self: true,
+      commit: inf.commit, go_version: inf.go_version, self: true, seen: now,
     }];
     for (const e of edges) {
       const id = e.id || e.node_id || "?";
+      const load = e.load !== undefined ? meter(e.load, Math.round(100 * (e.load || 0)) + "%" + (e.in_flight ? ", " + e.in_flight + " in flight" : "") + (e.queued ? ", " + e.queued + " queued" : "")) : "–";
       tb.append(el("tr", null,
         el("td", { class: "mono" }, el("span", { class: "dot", "aria-hidden": "true" }), id, e.self ? el("span", { class: "muted", text: " (this edge)" }) : ""),
         el("td", null, e.version || "–"),
         el("td", null, Array.isArray(e.roles) ? e.roles.join(", ") : (e.roles || "–")),
+        el("td", null, load),
         el("td", null, e.uptime_seconds !== undefined ? fmtDur(e.uptime_seconds) : "–"),
-        el("td", { class: "mono" }, [e.commit && String(e.commit).slice(0, 10), e.go_version].filter(Boolean).join(" · ") || "–"),
-        el("td", null, ago(now))));
+        el("td", { class: "mono" }, [e.commit && String(e.commit).slice(0, 10), e.go_version, e.http].filter(Boolean).join(" · ") || "–"),
+        el("td", null, ago(e.seen))));
     }
   }
 
@@ -1022,19 +1034,40 @@
     }
   }
 
+  // pollRegistry lists the registry's packages (one row per name, its
+  // versions marked deprecated or revoked); 503 = no registry answering.
   async function pollRegistry() {
     if (registryState === "none") return;
     const r = await api("GET", API + "/registry/packages", undefined, { quiet401: true });
-    if (!r.ok || !r.json) { if (r.status === 404 || r.status === 405) registryState = "none"; $("registry-panel").hidden = true; return; }
-    registryState = "ok";
+    if (r.status === 404 || r.status === 405) { registryState = "none"; $("registry-panel").hidden = true; return; }
     $("registry-panel").hidden = false;
     const tb = $("registry").tBodies[0];
     tb.textContent = "";
-    const pkgs = Array.isArray(r.json) ? r.json : (r.json.packages || r.json.items || []);
-    for (const p of pkgs) {
-      const versions = Array.isArray(p.versions) ? p.versions.map((v) => (typeof v === "string" ? v : v.version)).join(", ") : (p.version || "–");
-      tb.append(el("tr", null, el("td", { class: "mono" }, p.name || "?"), el("td", { class: "mono" }, versions)));
+    if (!r.ok || !r.json) {
+      registryState = "unavailable";
+      $("registry-count").textContent = r.status === 401 || r.status === 403 ? "(needs an API key with access)" : "(unavailable: " + ((r.json && r.json.error) || "HTTP " + r.status) + ")";
+      return;
     }
+    registryState = "ok";
+    const list = Array.isArray(r.json) ? r.json : (r.json.packages || r.json.items || []);
+    const byName = new Map();
+    for (const p of list) {
+      const name = p.name || "?";
+      if (!byName.has(name)) byName.set(name, []);
+      const vs = Array.isArray(p.versions) ? p.versions : [p];
+      for (const v of vs) byName.get(name).push(typeof v === "string" ? { version: v } : v);
+    }
+    for (const [name, vs] of [...byName].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const cell = el("td", { class: "mono" });
+      vs.forEach((v, i) => {
+        const mark = v.revoked || v.status === "revoked" ? "revoked" : (v.deprecated || v.status === "deprecated" ? "deprecated" : "");
+        if (i) cell.append(", ");
+        cell.append(el("span", { class: mark ? "pkg-" + mark : null, title: [mark, v.reason].filter(Boolean).join(": ") || null }, (v.version || "–") + (mark ? " (" + mark + ")" : "")));
+      });
+      tb.append(el("tr", null, el("td", { class: "mono" }, name), cell));
+    }
+    $("registry-count").textContent = "(" + byName.size + " packages, " + list.length + " versions)";
+    $("registry-empty").hidden = byName.size > 0;
   }
 
   // chart draws an inline SVG line chart of pts over the last 5 minutes.
