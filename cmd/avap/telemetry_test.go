@@ -82,17 +82,26 @@ func (r *otlpReceiver) snapshot() []*tracepb.Span {
 // TestTelemetryEndToEnd runs `avap serve` with tracing on (OTEL_* env, an
 // in-process OTLP receiver), drives a small workload and checks that the
 // metrics moved and that one /execute produced a connected trace
-// edge -> NATS -> executor.
+// edge -> NATS -> executor -> outside command.
 func TestTelemetryEndToEnd(t *testing.T) {
 	bin := avapBin(t)
 	rcv := &otlpReceiver{}
 	otlp := httptest.NewServer(rcv)
 	defer otlp.Close()
 
+	// A local upstream the traced script calls with RequestGet, so the trace
+	// also holds the outside-command span (loopback allowed explicitly).
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer upstream.Close()
+
 	addr := freeAddr(t)
 	p := &proc{addr: addr}
 	p.cmd = exec.Command(bin, "serve")
 	p.cmd.Env = envWithout("AVAP_DATA_DIR="+filepath.Join(t.TempDir(), "data"), "NO_COLOR=1",
+		"AVAP_EXECUTOR_EGRESS_ALLOW=127.0.0.1/32",
 		"AVAP_HTTP_ADDR="+addr, "OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_ENDPOINT="+otlp.URL,
 		"OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_TRACES_SAMPLER=always_on")
 	p.cmd.Stderr = p
@@ -118,8 +127,12 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	}
 	const runs = 5
 	var traced string
-	for range runs {
-		resp := post(`{"script":"addVar(x, 1)\naddResult(x)"}`)
+	for i := range runs {
+		script := `addVar(x, 1)\naddResult(x)`
+		if i == runs-1 {
+			script = `RequestGet(\"` + upstream.URL + `/x\", \"\", \"\", r)\naddResult(r)`
+		}
+		resp := post(`{"script":"` + script + `"}`)
 		if resp.StatusCode != 200 {
 			t.Fatalf("execute: %d\n%s", resp.StatusCode, p.output())
 		}
@@ -184,7 +197,7 @@ func TestTelemetryEndToEnd(t *testing.T) {
 				spans = append(spans, s)
 			}
 		}
-		if len(spans) >= 3 || time.Now().After(deadline) {
+		if len(spans) >= 4 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -193,13 +206,16 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	for _, s := range spans {
 		byName[strings.Fields(s.Name)[0]] = s
 	}
-	httpSpan, natsSpan, execSpan := byName["POST"], byName["nats"], byName["execute"]
-	if httpSpan == nil || natsSpan == nil || execSpan == nil {
+	httpSpan, natsSpan, execSpan, cmdSpan := byName["POST"], byName["nats"], byName["execute"], byName["command"]
+	if httpSpan == nil || natsSpan == nil || execSpan == nil || cmdSpan == nil {
 		names := []string{}
 		for _, s := range spans {
 			names = append(names, s.Name)
 		}
-		t.Fatalf("trace %s has spans %q, want POST /api/v1/execute, nats request, execute", sc, names)
+		t.Fatalf("trace %s has spans %q, want POST /api/v1/execute, nats request, execute, command RequestGet", sc, names)
+	}
+	if cmdSpan.Name != "command RequestGet" || string(cmdSpan.ParentSpanId) != string(execSpan.SpanId) {
+		t.Errorf("command span %q, parent %x, want child of the execute span %x", cmdSpan.Name, cmdSpan.ParentSpanId, execSpan.SpanId)
 	}
 	if string(natsSpan.ParentSpanId) != string(httpSpan.SpanId) || string(execSpan.ParentSpanId) != string(natsSpan.SpanId) {
 		t.Errorf("spans not connected: http %x, nats %x (parent %x), execute parent %x",
