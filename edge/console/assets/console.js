@@ -964,6 +964,7 @@
       return;
     }
     const samples = parseProm(r.text);
+    showJobCounts(samples);
     const fam = pickHistogram(samples);
     if (!fam) { metrics.state = "none"; $("p99-src").textContent = "no latency histogram in /metrics"; return; }
     metrics.state = "ok";
@@ -1001,6 +1002,20 @@
       prevLe = ub; prevCum = cum;
     }
     if (!isNaN(p99)) push(series.p99, now, p99 * 1000); // ms
+  }
+
+  // showJobCounts shows the async job queues by priority and the dead
+  // letter count from the jobs gauges in /metrics (every executor reports
+  // the cluster-wide figure, so the largest sample wins).
+  function showJobCounts(samples) {
+    const queued = {}; let dead = null;
+    for (const s of samples) {
+      if (s.name === "avap_jobs_queued") queued[s.labels.priority || "?"] = Math.max(queued[s.labels.priority || "?"] || 0, s.v);
+      else if (s.name === "avap_jobs_dlq_size") dead = Math.max(dead || 0, s.v);
+    }
+    const parts = ["high", "normal", "low"].filter((p) => p in queued).map((p) => p + " " + queued[p]);
+    if (!parts.length && dead === null) { $("jobs-counts").textContent = ""; return; }
+    $("jobs-counts").textContent = "queued: " + (parts.join(" · ") || "none") + (dead === null ? "" : " — dead letters: " + dead);
   }
 
   function pickHistogram(samples) {
