@@ -19,3 +19,19 @@ func ZoneExecSubject(zone string, lane Lane) (string, error) {
 	}
 	return ExecPrefix + "." + ZoneToken + "." + zone + base[len(ExecPrefix):], nil
 }
+
+// ExecNodeSubject returns "avap.exec.v1.node.<executorID>.<lane>", the
+// subject only the executor with that id serves (plain subscription, no
+// shared queue group). Edges use it for session affinity: a session's
+// requests go to the executor that served it before and, when that executor
+// is gone (no responders), to the zone or common subject.
+func ExecNodeSubject(executorID string, lane Lane) (string, error) {
+	if err := ValidToken(executorID); err != nil {
+		return "", err
+	}
+	base, err := ExecSubject(lane)
+	if err != nil {
+		return "", err
+	}
+	return ExecPrefix + "." + NodeToken + "." + executorID + base[len(ExecPrefix):], nil
+}

@@ -38,6 +38,9 @@ const (
 	// ZoneToken is the token of zone-local execution subjects (locality.go):
 	// "avap.exec.v1.zone.<zone>.<lane>".
 	ZoneToken = "zone"
+	// NodeToken is the token of executor-specific execution subjects
+	// (locality.go): "avap.exec.v1.node.<executor id>.<lane>".
+	NodeToken = "node"
 	// ProjectDeploySubject carries project deployments (project.go).
 	ProjectDeploySubject = "avap.project.v1.deploy"
 	// ProjectsBucket is the JetStream KV bucket of deployed projects, one

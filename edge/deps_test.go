@@ -16,6 +16,7 @@ func TestDeps(t *testing.T) {
 		"github.com/gofiber/fiber/v2",
 		"github.com/nats-io/nats.go",
 		"github.com/nats-io/nuid",
+		"github.com/hashicorp/golang-lru/v2/expirable",   // session table (execute_session.go)
 		"github.com/prometheus/client_golang/prometheus", // injected Registerer (observe.go)
 		"go.opentelemetry.io/otel/attribute",             // spans from an injected TracerProvider
 		"go.opentelemetry.io/otel/codes",

@@ -91,6 +91,8 @@ type executeAPI struct {
 	states sync.Pool // *execState
 	adm    admission // in-flight cap (execute_admit.go)
 
+	sessions sessionTable // session -> executor id (execute_session.go)
+
 	sefMu sync.RWMutex // guards sef
 	sef   map[uint64]struct{}
 	seed  maphash.Seed
@@ -101,16 +103,17 @@ const maxSEFEntries = 16384
 
 // execState is the scratch space of one execution, reused across requests.
 type execState struct {
-	req    bus.Request
-	rep    bus.Reply
-	query  []bus.Param
-	form   []bus.Param
-	script []byte // unescaped script text
-	enc    []byte // encoded request
-	out    []byte // response body
-	id     []byte // batch item id (raw JSON)
-	bad    error  // first problem found while reading the body
-	extra  bool   // the body has members other than the reserved ones
+	req     bus.Request
+	rep     bus.Reply
+	query   []bus.Param
+	form    []bus.Param
+	script  []byte // unescaped script text
+	enc     []byte // encoded request
+	out     []byte // response body
+	id      []byte // batch item id (raw JSON)
+	bad     error  // first problem found while reading the body
+	session string // Avap-Session of the request, "" = none (execute_session.go)
+	extra   bool   // the body has members other than the reserved ones
 }
 
 func (st *execState) reset() {
@@ -120,7 +123,7 @@ func (st *execState) reset() {
 	clear(st.form)
 	st.query, st.form = st.query[:0], st.form[:0]
 	st.script, st.enc, st.out, st.id = st.script[:0], st.enc[:0], st.out[:0], nil
-	st.bad, st.extra = nil, false
+	st.bad, st.extra, st.session = nil, false, ""
 }
 
 // mountExecute installs the execution API under api (the /api/v1 group).
@@ -202,6 +205,9 @@ func (x *executeAPI) handleExecute(c *fiber.Ctx) error {
 	}
 	st := x.getState()
 	defer x.putState(st)
+	if err := x.readSession(c, st); err != nil {
+		return x.sendError(c, st, bus.CodeBadRequest, err.Error())
+	}
 	x.readQuery(c, st)
 	if err := x.readBody(st, c.Body(), false); err != nil {
 		return x.sendError(c, st, bus.CodeBadRequest, err.Error())
@@ -209,6 +215,7 @@ func (x *executeAPI) handleExecute(c *fiber.Ctx) error {
 	st.req.ID = RequestID(c)
 	st.req.Lane = bus.LaneInteractive
 	x.exec(c.UserContext(), st)
+	setSessionHeaders(c, st)
 	return x.send(c, st)
 }
 
@@ -378,7 +385,7 @@ func (x *executeAPI) exec(parent context.Context, st *execState) {
 	applyKey(parent, &st.req) // API key: capabilities and limit caps (auth.go)
 	wait := x.timeLimit(&st.req.Limits) + x.opts.Margin
 	for attempt := 0; ; attempt++ {
-		retry := x.callZoned(parent, st, subject, wait)
+		retry := x.callSession(parent, st, subject, wait) // callZoned without a session
 		if !retry || attempt == 1 {
 			return
 		}

@@ -35,10 +35,11 @@ func corsMiddleware(o CORSOptions) fiber.Handler {
 		AllowMethods: orDefault(o.AllowMethods, "GET,POST,DELETE,OPTIONS"),
 		AllowHeaders: orDefault(o.AllowHeaders, strings.Join([]string{
 			fiber.HeaderContentType, fiber.HeaderAuthorization, HeaderAPIKey, HeaderRequestID,
-			"Idempotency-Key", HeaderTimestamp, HeaderNonce, HeaderSignature,
+			"Idempotency-Key", HeaderTimestamp, HeaderNonce, HeaderSignature, HeaderSession,
 		}, ",")),
 		ExposeHeaders: orDefault(o.ExposeHeaders, strings.Join([]string{
 			HeaderRequestID, fiber.HeaderRetryAfter, "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+			HeaderSession, HeaderExecutor,
 		}, ",")),
 		AllowCredentials: o.AllowCredentials,
 		MaxAge:           int(o.MaxAge.Seconds()),

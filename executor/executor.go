@@ -213,6 +213,11 @@ func (e *Executor) Start(ctx context.Context) error {
 		e.stopWorkers()
 		return err
 	}
+	if err := e.addNodeEndpoints(svc); err != nil {
+		_ = svc.Stop()
+		e.stopWorkers()
+		return err
+	}
 	if err := e.addProjectEndpoint(svc); err != nil {
 		_ = svc.Stop()
 		e.stopWorkers()

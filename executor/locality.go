@@ -29,3 +29,22 @@ func (e *Executor) addZoneEndpoints(svc micro.Service) error {
 	}
 	return nil
 }
+
+// addNodeEndpoints serves every lane on the executor's own node subject
+// (bus.ExecNodeSubject), outside the shared queue group: edges send the
+// requests of a session there (session affinity) and fall back to the
+// common subject when this executor is gone. Like the zone endpoints they
+// share the lanes' queues and workers.
+func (e *Executor) addNodeEndpoints(svc micro.Service) error {
+	for _, l := range e.lanes {
+		subj, err := bus.ExecNodeSubject(e.id, l.name)
+		if err != nil {
+			return fmt.Errorf("executor: node subject of %q: %w", e.id, err)
+		}
+		if err := svc.AddEndpoint("node-"+string(l.name), micro.HandlerFunc(func(r micro.Request) { e.admit(l, r) }),
+			micro.WithEndpointSubject(subj), micro.WithEndpointQueueGroupDisabled()); err != nil {
+			return fmt.Errorf("executor: add endpoint %s: %w", subj, err)
+		}
+	}
+	return nil
+}
