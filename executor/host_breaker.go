@@ -80,3 +80,13 @@ func (r *JobRunner) callbackOpenDelay() time.Duration {
 	}
 	return breaker.DefaultOpenFor
 }
+
+// sqlBreaker is the breaker of SQL connector name ("sql:<name>"), or nil
+// (always allows) without HostOptions.Breakers.
+func (h *Host) sqlBreaker(name string) *breaker.Breaker {
+	if h.opts.Breakers == nil {
+		return nil
+	}
+	o := h.opts.Breaker
+	return h.opts.Breakers.GetWith("sql:"+name, o)
+}

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -161,5 +162,36 @@ func TestJobCallbackCircuitBreaker(t *testing.T) {
 	}
 	if st := breakerStats(g, name); st.State != breaker.StateClosed || st.Opened != 1 || st.Rejected < 1 {
 		t.Fatalf("breaker %+v", st)
+	}
+}
+
+// TestSQLConnectorCircuitBreaker: a connector whose database cannot be
+// reached opens its breaker ("sql:<name>") after the configured failures;
+// then calls are refused with "circuit open" instead of dialing again.
+func TestSQLConnectorCircuitBreaker(t *testing.T) {
+	g := breaker.NewGroup(breaker.Options{})
+	h := newTestHost(t, HostOptions{
+		Connectors:       map[string]ConnectorOptions{"down": {DSN: "postgres://nobody@127.0.0.1:1/x?connect_timeout=1"}},
+		DefaultConnector: "down",
+		Breakers:         g, Breaker: breaker.Options{Failures: 2, OpenFor: time.Minute},
+	})
+	check := func() error {
+		_, err := h.Call(t.Context(), "ormCheckTable", []vm.Value{vm.String("users"), vm.String("t")})
+		return err
+	}
+	for i := range 2 {
+		if err := check(); err == nil || errors.Is(err, breaker.ErrOpen) {
+			t.Fatalf("call %d: %v, want a connection error", i, err)
+		}
+	}
+	if s := breakerStats(g, "sql:down"); s.State != breaker.StateOpen {
+		t.Fatalf("after 2 failures: %+v", s)
+	}
+	err := check()
+	if !errors.Is(err, breaker.ErrOpen) || !strings.Contains(err.Error(), `connector "down": circuit open`) {
+		t.Fatalf("open: %v", err)
+	}
+	if s := breakerStats(g, "sql:down"); s.Rejected == 0 {
+		t.Fatalf("the open breaker did not refuse the call: %+v", s)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/avapmesh/avap/bus/breaker"
 	"github.com/avapmesh/avap/vm"
 )
 
@@ -110,7 +111,18 @@ func (h *Host) inTx(ctx context.Context, name string, fn func(pgx.Tx) error) err
 	if c.ReadOnly {
 		mode = pgx.ReadOnly
 	}
-	tx, err := p.BeginTx(ctx, pgx.TxOptions{AccessMode: mode})
+	// The connector's breaker ("sql:<name>") guards acquiring a connection
+	// and BEGIN — the part that fails when the database is unreachable —
+	// so a dead database fails fast; a script's bad SQL never trips it.
+	var tx pgx.Tx
+	err = h.sqlBreaker(name).Do(func() error {
+		var err error
+		tx, err = p.BeginTx(ctx, pgx.TxOptions{AccessMode: mode})
+		return err
+	})
+	if errors.Is(err, breaker.ErrOpen) {
+		return fmt.Errorf("connector %q: circuit open: %w", name, err)
+	}
 	if err != nil {
 		return err
 	}
