@@ -666,9 +666,20 @@ func TestChaosScaling(t *testing.T) {
 		e.pre = []string{"taskset", "-c", strconv.Itoa(i % max(1, numCPU()))}
 		e.env = append(e.env, "GOMAXPROCS=1", "AVAP_EXECUTOR_WORKERS=1", "AVAP_EXECUTOR_QUEUE_SIZE=256")
 	}
+	// Each executor gets a CPU quota of its own (cgroup cpu controller,
+	// where writable) so an executor — not the edge, NATS or the load
+	// generator sharing this machine's cores — is the bottleneck, and the
+	// curve shows what adding executors buys.
+	quota := cpuQuotaAvailable()
+	startExec := func(e *chaosNode) {
+		m.start(e)
+		if quota {
+			limitCPU(t, e.p.cmd.Process.Pid, scalingQuotaPct)
+		}
+	}
 	m.start(m.byRole("nats")[0])
 	edge := m.byRole("edge")[0]
-	m.start(execs[0])
+	startExec(execs[0])
 	m.start(edge)
 	script := "addVar(t, 0)\nstartLoop(i, 1, 3000)\n  t = t + i * 2\nendLoop()\naddResult(t)\n"
 	req := request{Method: "POST", Path: "/api/v1/execute", Body: mustJSON(executeBody{Script: script, Variables: map[string]any{}})}
@@ -677,7 +688,7 @@ func TestChaosScaling(t *testing.T) {
 	var lines []string
 	for k := 1; k <= 3; k++ {
 		if k > 1 {
-			m.start(execs[k-1])
+			startExec(execs[k-1])
 		}
 		if _, err := waitMembers(edge.http, "executor", k, 10*time.Second); err != nil {
 			t.Fatal(err)
@@ -690,8 +701,12 @@ func TestChaosScaling(t *testing.T) {
 		r := float64(lr.Status[200]) / lr.Elapsed.Seconds()
 		rps = append(rps, r)
 		p99 := lr.Lat.Quantile(0.99)
-		lines = append(lines, fmt.Sprintf("%d executor(s) pinned (cpus %v): %7.0f req/s  p99 %s  non-2xx %d  errors %d",
-			k, pinned(execs[:k]), r, p99.Round(time.Microsecond), lr.non2xx(), lr.Errors))
+		limit := ""
+		if quota {
+			limit = fmt.Sprintf(", %d%% of a CPU each", scalingQuotaPct)
+		}
+		lines = append(lines, fmt.Sprintf("%d executor(s) pinned (cpus %v%s): %7.0f req/s  p99 %s  non-2xx %d  errors %d",
+			k, pinned(execs[:k]), limit, r, p99.Round(time.Microsecond), lr.non2xx(), lr.Errors))
 	}
 	t.Logf("scaling (host: %d CPUs, script: 3000-iteration loop, 32 connections, 4s each):\n  %s\n  ratios: 2/1 = %.2f, 3/1 = %.2f",
 		numCPU(), strings.Join(lines, "\n  "), rps[1]/rps[0], rps[2]/rps[0])
@@ -701,6 +716,46 @@ func TestChaosScaling(t *testing.T) {
 }
 
 func numCPU() int { return runtime.NumCPU() }
+
+// scalingQuotaPct is the CPU quota of each executor in TestChaosScaling.
+const scalingQuotaPct = 20
+
+// cgroupCPU is the cgroup v1 cpu controller this suite uses for quotas.
+const cgroupCPU = "/sys/fs/cgroup/cpu"
+
+// cpuQuotaAvailable reports whether this process may create cpu cgroups.
+func cpuQuotaAvailable() bool {
+	dir, err := os.MkdirTemp(cgroupCPU, "avap-chaos-probe-")
+	if err != nil {
+		return false
+	}
+	_ = os.Remove(dir)
+	return true
+}
+
+// limitCPU moves pid into a new cpu cgroup limited to pct % of one CPU;
+// the cgroup is removed at the end of the test (pid moved back first).
+func limitCPU(t *testing.T, pid, pct int) {
+	t.Helper()
+	dir, err := os.MkdirTemp(cgroupCPU, "avap-chaos-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.WriteFile(filepath.Join(cgroupCPU, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+		_ = os.Remove(dir)
+	})
+	period := 100000
+	if err := os.WriteFile(filepath.Join(dir, "cpu.cfs_period_us"), []byte(strconv.Itoa(period)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cpu.cfs_quota_us"), []byte(strconv.Itoa(period*pct/100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func pinned(ns []*chaosNode) []string {
 	var out []string
