@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -115,85 +114,18 @@ type keyRing struct {
 	mu   sync.RWMutex // guards byID
 	byID map[string]*keyEntry
 
-	startMu sync.Mutex // guards started, done; serializes ensure
-	started bool
-	life    context.Context
-	cancel  context.CancelFunc
-	ready   chan struct{}
-	done    chan struct{}
+	mirror  *kvMirror        // follows bus.KeysBucket
 	applied func(rev uint64) // test hook; or nil
 }
 
 func newKeyRing(nc *nats.Conn, log *slog.Logger) *keyRing {
 	k := &keyRing{nc: nc, log: log, byID: map[string]*keyEntry{}}
-	k.life, k.cancel = context.WithCancel(context.Background())
+	k.mirror = newKVMirror(nc, bus.KeysBucket, bus.OpenKeys, k.apply)
 	return k
 }
 
 // ensure starts the watcher once and waits for the initial values.
-func (k *keyRing) ensure(ctx context.Context) error {
-	k.startMu.Lock()
-	defer k.startMu.Unlock()
-	if k.started {
-		return nil
-	}
-	if k.nc == nil {
-		return errors.New("no mesh connection")
-	}
-	if k.life.Err() != nil {
-		return errors.New("edge shutting down")
-	}
-	js, err := jetstream.New(k.nc)
-	if err != nil {
-		return err
-	}
-	kv, err := bus.OpenKeys(ctx, js)
-	if err != nil {
-		return err
-	}
-	w, err := kv.WatchAll(k.life)
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", bus.KeysBucket, err)
-	}
-	k.ready = make(chan struct{})
-	k.done = make(chan struct{})
-	go k.watch(w)
-	select {
-	case <-k.ready:
-	case <-ctx.Done():
-		_ = w.Stop()
-		<-k.done
-		return ctx.Err()
-	}
-	k.started = true
-	return nil
-}
-
-func (k *keyRing) watch(w jetstream.KeyWatcher) {
-	defer close(k.done)
-	defer func() { _ = w.Stop() }()
-	initial := true
-	for {
-		var e jetstream.KeyValueEntry
-		var ok bool
-		select {
-		case e, ok = <-w.Updates():
-		case <-k.life.Done():
-			return
-		}
-		if !ok {
-			return
-		}
-		if e == nil {
-			if initial {
-				initial = false
-				close(k.ready)
-			}
-			continue
-		}
-		k.apply(e)
-	}
-}
+func (k *keyRing) ensure(ctx context.Context) error { return k.mirror.ensure(ctx) }
 
 func (k *keyRing) apply(e jetstream.KeyValueEntry) {
 	id := e.Key()
@@ -255,12 +187,4 @@ func (k *keyRing) byLimitKey(lk string) *keyEntry {
 	return nil
 }
 
-func (k *keyRing) shutdown() {
-	k.cancel()
-	k.startMu.Lock()
-	done := k.done
-	k.startMu.Unlock()
-	if done != nil {
-		<-done
-	}
-}
+func (k *keyRing) shutdown() { k.mirror.close() }

@@ -39,7 +39,7 @@ func BenchmarkGuardChain(b *testing.B) {
 					b.Fatal(err)
 				}
 				s.guard.keys.byID[rec.ID] = e
-				s.guard.keys.started = true
+				s.guard.keys.mirror.started = true
 			}
 			h := s.App().Handler()
 			b.ReportAllocs()

@@ -34,17 +34,11 @@ type projectsAPI struct {
 	x      *executeAPI
 	prefix string
 
-	life   context.Context // ends at Shutdown; parent of the watcher
-	cancel context.CancelFunc
-
-	startMu sync.Mutex // guards started and done; held while the watcher starts
-	started bool
-	done    chan struct{} // closed when the watcher goroutine ends
+	mirror *kvMirror // follows bus.ProjectsBucket
 
 	mu     sync.RWMutex // guards byName and rev
 	byName map[string]*projectEntry
 	rev    uint64 // highest bucket revision applied
-	ready  chan struct{}
 }
 
 // projectEntry is one deployed project as the edge serves it.
@@ -67,7 +61,7 @@ func (s *Server) mountProjects(api fiber.Router, x *executeAPI) {
 		prefix = DefaultProjectPrefix
 	}
 	p := &projectsAPI{x: x, prefix: prefix, byName: map[string]*projectEntry{}}
-	p.life, p.cancel = context.WithCancel(context.Background())
+	p.mirror = newKVMirror(x.nc, bus.ProjectsBucket, bus.OpenProjects, func(e jetstream.KeyValueEntry) { p.apply(e, s.log.Warn) })
 	s.onShutdown(p.shutdown)
 	api.Post("/projects", p.handleDeploy)
 	api.Get("/projects/:name/openapi.json", p.handleOpenAPI)
@@ -77,80 +71,9 @@ func (s *Server) mountProjects(api fiber.Router, x *executeAPI) {
 }
 
 // ensure starts the bucket watcher once and waits for its initial values.
-func (p *projectsAPI) ensure(ctx context.Context) error {
-	p.startMu.Lock()
-	defer p.startMu.Unlock()
-	if p.started {
-		return nil
-	}
-	if p.x.nc == nil {
-		return errors.New("no mesh connection")
-	}
-	if p.life.Err() != nil {
-		return errors.New("edge shutting down")
-	}
-	js, err := jetstream.New(p.x.nc)
-	if err != nil {
-		return err
-	}
-	kv, err := bus.OpenProjects(ctx, js)
-	if err != nil {
-		return err
-	}
-	w, err := kv.WatchAll(p.life)
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", bus.ProjectsBucket, err)
-	}
-	p.ready = make(chan struct{})
-	p.done = make(chan struct{})
-	go p.watch(w)
-	select {
-	case <-p.ready:
-	case <-ctx.Done():
-		_ = w.Stop()
-		<-p.done
-		return ctx.Err()
-	}
-	p.started = true
-	return nil
-}
+func (p *projectsAPI) ensure(ctx context.Context) error { return p.mirror.ensure(ctx) }
 
-func (p *projectsAPI) shutdown() {
-	p.cancel()
-	p.startMu.Lock()
-	done := p.done
-	p.startMu.Unlock()
-	if done != nil {
-		<-done
-	}
-}
-
-func (p *projectsAPI) watch(w jetstream.KeyWatcher) {
-	defer close(p.done)
-	defer func() { _ = w.Stop() }()
-	log := p.x.s.log
-	initial := true
-	for {
-		var e jetstream.KeyValueEntry
-		var ok bool
-		select {
-		case e, ok = <-w.Updates():
-		case <-p.life.Done():
-			return
-		}
-		if !ok {
-			return
-		}
-		if e == nil { // end of the initial values
-			if initial {
-				initial = false
-				close(p.ready)
-			}
-			continue
-		}
-		p.apply(e, log.Warn)
-	}
-}
+func (p *projectsAPI) shutdown() { p.mirror.close() }
 
 // apply installs or removes the project of one bucket entry.
 func (p *projectsAPI) apply(e jetstream.KeyValueEntry, warn func(string, ...any)) {
