@@ -33,6 +33,9 @@ type Config struct {
 	Metrics  MetricsConfig  `koanf:"metrics"` // telemetry_config.go
 	Tracing  TracingConfig  `koanf:"tracing"`
 	Sentry   SentryConfig   `koanf:"sentry"`
+
+	// AllowRoot: privilege.go.
+	AllowRoot bool `koanf:"allow_root" help:"let a server role run as root (euid 0) with non-loopback listeners; default refuses (flag --allow-root)"`
 }
 
 // NodeConfig identifies this process in the mesh.

@@ -4,17 +4,13 @@ package main
 
 import (
 	"log/slog"
-	"os"
 	"syscall"
 )
 
 // raiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit (every
 // connection and JetStream file needs a descriptor) and logs what it got.
-// It also warns when the process runs as root.
+// Running as root is decided in privilege.go.
 func raiseFileLimit(log *slog.Logger) {
-	if os.Geteuid() == 0 {
-		log.Warn("running as root (euid 0): a compromised or misbehaving process could change the whole system; run avap as an unprivileged user (see deploy/systemd and deploy/kubernetes)")
-	}
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		log.Warn("read file descriptor limit", "err", err)

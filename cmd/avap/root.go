@@ -36,6 +36,7 @@ type app struct {
 	checkConfig bool
 	flagValues  map[string]*string // config key -> value of its flag
 	persistent  *pflag.FlagSet
+	geteuid     func() int // nil = os.Geteuid (privilege.go)
 }
 
 // configFlag binds a command-line flag to a config key.
@@ -121,6 +122,7 @@ SIGHUP reloads the config file; SIGINT/SIGTERM drain and stop.`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.configFile, "config", "c", "", "YAML config file")
 	pf.BoolVar(&a.checkConfig, "check-config", false, "validate the configuration, print a digest and exit")
+	pf.Bool(allowRootFlag, false, "server roles: allow running as root (euid 0) with non-loopback listeners (config allow_root)")
 	help := map[string]string{}
 	for _, k := range configKeys() {
 		help[k.Key] = k.Help
@@ -186,6 +188,9 @@ func (a *app) flagConfig() map[string]string {
 		if key, ok := names[f.Name]; ok && f.Changed {
 			m[key] = *a.flagValues[key]
 		}
+		if f.Name == allowRootFlag && f.Changed {
+			m["allow_root"] = f.Value.String() // privilege.go
+		}
 	})
 	return m
 }
@@ -206,6 +211,10 @@ func (a *app) runRole(ctx context.Context, role string) error {
 		return nil
 	}
 	cfg := res.Config
+	rootWarning, err := rootPolicy(a.euid(), role, cfg) // refuse root unless allowed or loopback-only (privilege.go)
+	if err != nil {
+		return err
+	}
 	lv := new(slog.LevelVar)
 	level, _ := parseLevel(cfg.Log.Level)
 	lv.Set(level)
@@ -219,7 +228,10 @@ func (a *app) runRole(ctx context.Context, role string) error {
 		log.Warn(w)
 	}
 	applyRuntime(cfg.Runtime, log) // GC target, memory limit (runtime_tuning.go)
-	raiseFileLimit(log)            // RLIMIT_NOFILE soft -> hard, root warning (rlimit_unix.go)
+	raiseFileLimit(log)            // RLIMIT_NOFILE soft -> hard (rlimit_unix.go)
+	if rootWarning != "" {
+		log.Warn(rootWarning)
+	}
 	holder := newConfigHolder(cfg, a.loadConfig, log.With("component", "config"))
 	holder.OnReload(func(old, cur *Config) {
 		if old.Log.Level != cur.Log.Level {
