@@ -118,7 +118,11 @@ func (o Options) Validate() error {
 type Server struct {
 	opts Options
 	log  *slog.Logger
-	app  *fiber.App
+	// access writes the access log without the redaction wrapper: its
+	// attributes are built by accessLog alone, which redacts the one
+	// client-controlled string that could carry a secret (the path).
+	access *slog.Logger
+	app    *fiber.App
 
 	ready    chan struct{} // closed once the listener is open
 	failed   chan error    // receives a serve error after Start; buffered 1
@@ -145,10 +149,12 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("edge options: %w", err)
 	}
 	opts.Protect = opts.Protect.withDefaults()
+	raw := opts.Logger
 	opts.Logger = redactLogger(opts.Logger, opts.Protect.RedactFields)
 	s := &Server{
 		opts:   opts,
 		log:    opts.Logger,
+		access: raw,
 		ready:  make(chan struct{}),
 		failed: make(chan error, 1),
 		ids:    newIDGen(),

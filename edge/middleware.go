@@ -129,13 +129,13 @@ func (s *Server) accessLog(c *fiber.Ctx, id string, start time.Time, err error) 
 	} else if !s.opts.AccessLog {
 		return
 	}
-	if !s.log.Enabled(c.Context(), level) {
+	if !s.access.Enabled(c.Context(), level) {
 		return
 	}
 	attrs := [...]slog.Attr{
-		slog.String("request_id", id),
-		slog.String("method", c.Method()),
-		slog.String("path", c.Path()),
+		slog.String("request_id", id), // generated, or a client id that passed validRequestID
+		slog.String("method", sanitizeMethod(c.Method())),
+		slog.String("path", RedactString(c.Path(), s.opts.Protect.RedactFields)),
 		slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)),
 		slog.Int("bytes_in", len(c.Request().Body())),
@@ -147,7 +147,7 @@ func (s *Server) accessLog(c *fiber.Ctx, id string, start time.Time, err error) 
 	if attrs[n-1].Value.String() == "" {
 		n--
 	}
-	s.log.LogAttrs(c.Context(), level, "request", attrs[:n]...)
+	s.access.LogAttrs(c.Context(), level, "request", attrs[:n]...)
 }
 
 // handleError turns any error from the chain into the JSON error envelope.

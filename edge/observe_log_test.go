@@ -111,3 +111,35 @@ func TestHandlerPanic(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessLogLine: one line per request with the documented fields; the
+// access log bypasses the redaction wrapper, so it must redact the path
+// itself (an API key pasted into a URL).
+func TestAccessLogLine(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	s := newServer(t, edge.Options{Logger: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil)), AccessLog: true})
+	const key = "avap_0123456789ab_" + "s3cr3ts3cr3ts3cr3ts3cr3t"
+	req := httptest.NewRequest(http.MethodGet, "/x/demo/"+key+"?token=abc", nil)
+	req.Header.Set("X-Request-ID", "access-1")
+	if _, err := s.App().Test(req, -1); err != nil {
+		t.Fatal(err)
+	}
+	lines := logLines(t, &mu, &buf)
+	if len(lines) != 1 {
+		t.Fatalf("want one access line, got %v", lines)
+	}
+	m := lines[0]
+	if m["msg"] != "request" || m["request_id"] != "access-1" || m["method"] != "GET" {
+		t.Errorf("access line %v", m)
+	}
+	path, _ := m["path"].(string)
+	if strings.Contains(buf.String(), "s3cr3t") || !strings.HasPrefix(path, "/x/demo/avap_0123456789ab") {
+		t.Errorf("path not redacted: %q", path)
+	}
+	for _, k := range []string{"status", "duration", "bytes_in", "bytes_out", "remote"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("access line lacks %s: %v", k, m)
+		}
+	}
+}

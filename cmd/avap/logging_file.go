@@ -11,14 +11,30 @@ import (
 // handler of newLogger, plus, when log.file.path is set, the same format
 // (never colored) into a file rotated by lumberjack, and, when sentry.dsn is
 // set, a handler that sends recovered panics and 5xx answers to Sentry
-// (sentry.go). closeLog flushes Sentry and closes the file; call it last.
+// (sentry.go). Output that is not a terminal is buffered (logging_buffer.go).
+// closeLog flushes the buffers and Sentry and closes the file; call it last.
 func newProcessLogger(stderr io.Writer, cfg *Config, lv *slog.LevelVar, b buildInfo) (log *slog.Logger, closeLog func(), err error) {
-	h := newLogger(stderr, cfg.Log.Format, lv).Handler()
 	var closers []func()
+	var buffers []*logBuffer
+	buffered := func(w io.Writer) io.Writer { // logging_buffer.go
+		b := newLogBuffer(w)
+		buffers = append(buffers, b)
+		closers = append(closers, func() { _ = b.close() })
+		return b
+	}
+	var h slog.Handler
+	if isTerminal(stderr) {
+		h = newLogger(stderr, cfg.Log.Format, lv).Handler() // a person is reading: line by line
+	} else {
+		h = newLogger(buffered(stderr), cfg.Log.Format, lv).Handler()
+	}
 	if fc := cfg.Log.File; fc.Path != "" {
 		lj := newLogFile(fc)
 		closers = append(closers, func() { _ = lj.Close() })
-		h = slog.NewMultiHandler(h, newLogger(lj, cfg.Log.Format, lv).Handler())
+		h = slog.NewMultiHandler(h, newLogger(buffered(lj), cfg.Log.Format, lv).Handler())
+	}
+	if len(buffers) > 0 {
+		h = &flushOnLevel{Handler: h, level: slog.LevelWarn, buffers: buffers}
 	}
 	if cfg.Sentry.DSN.Reveal() != "" {
 		sh, err := newSentryHandler(h, cfg.Sentry, b, nil)
