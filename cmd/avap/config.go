@@ -119,9 +119,9 @@ type ExecutorConfig struct {
 	MaxLimits LimitsConfig  `koanf:"max_limits"`
 
 	// Outside commands (config_host.go).
-	Egress           EgressConfig      `koanf:"egress"`
-	Connectors       []ConnectorConfig `koanf:"connectors" help:"SQL connectors (PostgreSQL): list of {name, dsn_file or dsn_env, read_only, statement_timeout, max_conns}; the DSN never sits in this file"`
-	DefaultConnector string            `koanf:"default_connector" help:"connector of ormDirect, ormCheckTable and ormAccess*; empty = the only connector"`
+	Egress           EgressConfig               `koanf:"egress"`
+	Connectors       map[string]ConnectorConfig `koanf:"connectors" help:"SQL connectors (PostgreSQL) by name: <name>: {dsn_file or dsn_env, read_only, statement_timeout, max_conns}; env AVAP_EXECUTOR_CONNECTORS_<NAME>_<FIELD>; the DSN never sits in this file"`
+	DefaultConnector string                     `koanf:"default_connector" help:"connector of ormDirect, ormCheckTable and ormAccess*; empty = the only connector"`
 }
 
 // LimitsConfig bounds one script run (vm.Limits).
@@ -176,7 +176,7 @@ func defaultConfig() *Config {
 		Executor: ExecutorConfig{
 			Grace:      10 * time.Second,
 			Egress:     defaultEgressConfig(),
-			Connectors: []ConnectorConfig{},
+			Connectors: map[string]ConnectorConfig{},
 			Limits: LimitsConfig{
 				Steps: 10_000_000, Timeout: 5 * time.Second, Memory: 64 << 20, Depth: 200, Output: 4 << 20,
 			},

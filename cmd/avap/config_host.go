@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,11 +19,11 @@ type EgressConfig struct {
 	MaxResponse ByteSize      `koanf:"max_response" help:"largest response body a script may receive (also charged to its memory limit)"`
 }
 
-// ConnectorConfig is one SQL connector (PostgreSQL) scripts name with
-// avapConnector("name"). Its DSN is a secret: it comes from a file or an
-// environment variable, never from the config file itself.
+// ConnectorConfig is one SQL connector (PostgreSQL), the value of
+// executor.connectors.<name>; scripts name it with avapConnector("<name>").
+// Its DSN is a secret: it comes from a file or an environment variable,
+// never from the config file itself.
 type ConnectorConfig struct {
-	Name             string        `koanf:"name"`
 	DSNFile          string        `koanf:"dsn_file"`
 	DSNEnv           string        `koanf:"dsn_env"`
 	ReadOnly         bool          `koanf:"read_only"`
@@ -50,24 +52,26 @@ func (c *Config) validateHost() []problem {
 	if c.Executor.Egress.Timeout < 0 || c.Executor.Egress.MaxResponse < 0 {
 		add("executor.egress", "timeout and max_response must not be negative")
 	}
-	names := map[string]bool{}
-	for i, k := range c.Executor.Connectors {
-		key := fmt.Sprintf("executor.connectors[%d]", i)
-		if k.Name == "" {
-			add(key, "name is required")
-		} else if names[k.Name] {
-			add(key, "connector %q defined twice", k.Name)
+	for _, name := range slices.Sorted(maps.Keys(c.Executor.Connectors)) {
+		k := c.Executor.Connectors[name]
+		key := "executor.connectors." + name
+		if !validConnectorName(name) {
+			add(key, "connector name must be 1-64 letters, digits, '_' or '-'")
 		}
-		names[k.Name] = true
 		if (k.DSNFile == "") == (k.DSNEnv == "") {
-			add(key, "set exactly one of dsn_file and dsn_env")
+			add(key+".dsn_file", "set exactly one of dsn_file and dsn_env")
 		}
-		if k.StatementTimeout < 0 || k.MaxConns < 0 {
-			add(key, "statement_timeout and max_conns must not be negative")
+		if k.StatementTimeout < 0 {
+			add(key+".statement_timeout", "must not be negative")
+		}
+		if k.MaxConns < 0 {
+			add(key+".max_conns", "must not be negative")
 		}
 	}
-	if d := c.Executor.DefaultConnector; d != "" && !names[d] {
-		add("executor.default_connector", "no connector named %q", d)
+	if d := c.Executor.DefaultConnector; d != "" {
+		if _, ok := c.Executor.Connectors[d]; !ok {
+			add("executor.default_connector", "no connector named %q", d)
+		}
 	}
 	return ps
 }
@@ -84,18 +88,18 @@ func (c *Config) hostOptions() (executor.HostOptions, error) {
 		DefaultConnector: c.Executor.DefaultConnector,
 		Connectors:       map[string]executor.ConnectorOptions{},
 	}
-	for _, k := range c.Executor.Connectors {
+	for name, k := range c.Executor.Connectors {
 		var dsn string
 		if k.DSNFile != "" {
 			b, err := os.ReadFile(k.DSNFile)
 			if err != nil {
-				return o, fmt.Errorf("connector %q: dsn_file: %w", k.Name, err)
+				return o, fmt.Errorf("executor.connectors.%s.dsn_file: %w", name, err)
 			}
 			dsn = strings.TrimSpace(string(b))
 		} else if dsn = os.Getenv(k.DSNEnv); dsn == "" {
-			return o, fmt.Errorf("connector %q: environment variable %s is empty", k.Name, k.DSNEnv)
+			return o, fmt.Errorf("executor.connectors.%s.dsn_env: environment variable %s is empty", name, k.DSNEnv)
 		}
-		o.Connectors[k.Name] = executor.ConnectorOptions{DSN: dsn, ReadOnly: k.ReadOnly,
+		o.Connectors[name] = executor.ConnectorOptions{DSN: dsn, ReadOnly: k.ReadOnly,
 			StatementTimeout: k.StatementTimeout, MaxConns: k.MaxConns}
 	}
 	return o, nil
@@ -110,4 +114,18 @@ func (c *Config) validateProjectPrefix() []problem {
 		return []problem{{"http.project_prefix", fmt.Sprintf("%q must be a path like /x (not / and not under /api)", p)}}
 	}
 	return nil
+}
+
+// validConnectorName: a connector name is a map key of the config and a
+// segment of AVAP_EXECUTOR_CONNECTORS_<NAME>_<FIELD>, so no dots.
+func validConnectorName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -61,6 +61,9 @@ type configKey struct {
 	Reload  bool
 	Secret  bool
 	Default string // formatted default
+	// Fields are the keys of one entry of a map section (e.g.
+	// executor.connectors.<name>.dsn_file); nil for plain keys.
+	Fields []string
 }
 
 // configKeys lists every leaf key of Config in declaration order.
@@ -87,6 +90,7 @@ func configKeys() []configKey {
 				Reload:  r,
 				Secret:  f.Type == reflect.TypeFor[Secret](),
 				Default: formatValue(fv),
+				Fields:  mapFields(f.Type),
 			})
 		}
 	}
@@ -131,6 +135,9 @@ func loadConfig(src configSource) (*loadResult, error) {
 		}
 		for _, k := range fk.Keys() {
 			ck, ok := known[k]
+			if !ok {
+				ck, ok = mapEntryKey(k, keys)
+			}
 			switch {
 			case !ok:
 				problems = append(problems, fmt.Sprintf("file %s: %s", src.File, unknownKey(k, keys)))
@@ -155,6 +162,9 @@ func loadConfig(src configSource) (*loadResult, error) {
 			continue
 		}
 		key, ok := byEnv[name]
+		if !ok {
+			key, ok = mapEntryEnv(name, keys)
+		}
 		if !ok {
 			if !strings.HasPrefix(name, envPrefix+"TEST_") {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("ignoring unknown environment variable %s", name))
@@ -181,6 +191,7 @@ func loadConfig(src configSource) (*loadResult, error) {
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
+			mapSectionHook,
 			mapstructure.TextUnmarshallerHookFunc(),
 			listHook,
 		),
@@ -224,6 +235,11 @@ func loadConfig(src configSource) (*loadResult, error) {
 // unknownKey words an unknown-key problem, with a suggestion when a known
 // key is close.
 func unknownKey(k string, keys []configKey) string {
+	for _, ck := range keys {
+		if ck.Fields != nil && strings.HasPrefix(k, ck.Key+".") {
+			return fmt.Sprintf("unknown key %s (an entry of %s takes %s)", k, ck.Key, strings.Join(ck.Fields, ", "))
+		}
+	}
 	for _, ck := range keys {
 		if strings.HasPrefix(ck.Key, k+".") {
 			return fmt.Sprintf("%s is a section, not a value", k)
