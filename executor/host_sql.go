@@ -53,7 +53,7 @@ func (h *Host) pool(name string) (*pgxpool.Pool, ConnectorOptions, error) {
 	c, ok := h.opts.Connectors[name]
 	if !ok {
 		if name == "" {
-			return nil, c, fmt.Errorf("%w: no default connector (set executor.connectors.default)", ErrNoConnector)
+			return nil, c, fmt.Errorf("%w: no default connector (set executor.default_connector)", ErrNoConnector)
 		}
 		return nil, c, fmt.Errorf("%w: %q", ErrNoConnector, name)
 	}
@@ -77,12 +77,35 @@ func (h *Host) pool(name string) (*pgxpool.Pool, ConnectorOptions, error) {
 	// the server) and keep no server-side prepared statements around.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	cfg.ConnConfig.RuntimeParams["application_name"] = "avap-executor"
+	cfg.AfterRelease = resetSession
 	p, err := pgxpool.NewWithConfig(context.WithoutCancel(context.Background()), cfg)
 	if err != nil {
 		return nil, c, fmt.Errorf("connector %q: %w", name, err)
 	}
 	h.pools[name] = p
 	return p, c, nil
+}
+
+// resetSessionTimeout bounds the DISCARD ALL of a released connection.
+const resetSessionTimeout = 2 * time.Second
+
+// resetSession is the pool's AfterRelease hook: a connection goes back to
+// the pool only after DISCARD ALL (RESET ALL, DEALLOCATE ALL, CLOSE ALL,
+// UNLISTEN *, pg_advisory_unlock_all, DISCARD TEMP/SEQUENCES/PLANS), so a
+// SET, temp table, prepared statement, cursor, listen or advisory lock of
+// one statement never reaches the next user of the connection — another
+// run, or another script. Runtime parameters of the DSN (search_path,
+// application_name) are session defaults and survive. A connection still
+// in a transaction, or whose reset fails, is closed instead of reused.
+// pgx's client-side statement description cache is kept.
+func resetSession(c *pgx.Conn) bool {
+	if c.PgConn().TxStatus() != 'I' {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resetSessionTimeout)
+	defer cancel()
+	_, err := c.PgConn().Exec(ctx, "DISCARD ALL").ReadAll()
+	return err == nil
 }
 
 // inTx runs fn in a transaction of connector name: READ ONLY for a

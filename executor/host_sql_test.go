@@ -264,3 +264,74 @@ db.query("DELETE FROM users")
 		t.Error("update without selector accepted")
 	}
 }
+
+// TestSQLSessionReset: with one pooled connection, the session state one
+// run leaves behind (SET, temp table, prepared statement, advisory lock)
+// is gone when the next run gets the same connection.
+func TestSQLSessionReset(t *testing.T) {
+	dsn := pgSchema(t)
+	h := newTestHost(t, HostOptions{Connectors: map[string]ConnectorOptions{"main": {DSN: dsn, MaxConns: 1}}})
+	probe := `ormDirect("SELECT pg_backend_pid() AS pid, current_setting('application_name') AS app, current_setting('search_path') AS path, ` +
+		`to_regclass('pg_temp.leak_t') IS NULL AS no_temp, (SELECT count(*) FROM pg_prepared_statements WHERE name = 'leak_p') AS prepared, ` +
+		`(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks", s)
+addResult(s)
+`
+	out1, err := runScript(t, h, `ormDirect("SET application_name = 'leak'", a)
+ormDirect("CREATE TEMP TABLE leak_t (x int)", b)
+ormDirect("PREPARE leak_p AS SELECT 1", c)
+ormDirect("SELECT pg_advisory_lock(4242) AS l", d)
+ormDirect("SELECT pg_backend_pid() AS pid, current_setting('application_name') AS app", e)
+addResult(a)
+addResult(b)
+addResult(c)
+addResult(d)
+addResult(e)
+`, vm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := resultMap(t, out1)
+	for _, k := range []string{"a", "b", "c"} {
+		if !strings.Contains(string(m1[k]), "Success") {
+			t.Fatalf("run 1 %s = %s", k, m1[k])
+		}
+	}
+	// Within run 1 the statements shared the only connection, so the SET
+	// is visible until the connection is released after that statement.
+	var e []struct {
+		PID int    `json:"pid"`
+		App string `json:"app"`
+	}
+	if err := json.Unmarshal(m1["e"], &e); err != nil || len(e) != 1 {
+		t.Fatalf("run 1 e = %s (%v)", m1["e"], err)
+	}
+	if e[0].App != "avap-executor" {
+		t.Errorf("application_name in the statement after SET = %q, want the connection default (reset on release)", e[0].App)
+	}
+	out2, err := runScript(t, h, probe, vm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []struct {
+		PID      int    `json:"pid"`
+		App      string `json:"app"`
+		Path     string `json:"path"`
+		NoTemp   bool   `json:"no_temp"`
+		Prepared int    `json:"prepared"`
+		Locks    int    `json:"locks"`
+	}
+	m2 := resultMap(t, out2)
+	if err := json.Unmarshal(m2["s"], &s); err != nil || len(s) != 1 {
+		t.Fatalf("run 2 s = %s (%v)", m2["s"], err)
+	}
+	got := s[0]
+	if got.PID != e[0].PID {
+		t.Fatalf("run 2 used another connection (pid %d, run 1 %d): the test proves nothing", got.PID, e[0].PID)
+	}
+	if got.App != "avap-executor" || !got.NoTemp || got.Prepared != 0 || got.Locks != 0 {
+		t.Errorf("session state leaked into run 2: %+v", got)
+	}
+	if !strings.Contains(got.Path, "avap_test_") {
+		t.Errorf("search_path of the DSN lost by the reset: %q", got.Path)
+	}
+}
