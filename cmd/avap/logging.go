@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -30,27 +32,56 @@ func parseLevel(s string) (slog.Level, error) {
 // terminal) or JSON, with its level held in lv so reloads can change it.
 // Only cmd/avap builds handlers; libraries get loggers derived from this.
 func newLogger(w io.Writer, format string, lv *slog.LevelVar) *slog.Logger {
+	redact := newKeyRedactor().attr
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv, ReplaceAttr: redactAttr}))
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv, ReplaceAttr: redact}))
 	}
 	return slog.New(tint.NewHandler(w, &tint.Options{
 		Level:       lv,
 		TimeFormat:  time.TimeOnly + ".000",
 		NoColor:     !isTerminal(w),
-		ReplaceAttr: redactAttr,
+		ReplaceAttr: redact,
 	}))
 }
 
-// redactAttr replaces values of secret-looking keys.
-func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	secretKeyParts := [...]string{"password", "passwd", "secret", "token", "dsn", "authorization", "cookie", "api_key", "apikey"}
-	k := strings.ToLower(a.Key)
-	for _, p := range secretKeyParts {
-		if strings.Contains(k, p) {
-			return slog.String(a.Key, redacted)
+// keyRedactor replaces the values of secret-looking attribute keys. Keys
+// come from code, so there are few of them: the verdict per key is
+// remembered (up to keyRedactorMax keys), which makes the check of a known
+// key one map read instead of a lower-casing and nine substring searches
+// (about 50 ns per attribute, on every line).
+type keyRedactor struct {
+	secret sync.Map // key -> bool
+	n      atomic.Int32
+}
+
+const keyRedactorMax = 1024
+
+func newKeyRedactor() *keyRedactor { return &keyRedactor{} }
+
+func (r *keyRedactor) attr(_ []string, a slog.Attr) slog.Attr {
+	secret, ok := r.secret.Load(a.Key)
+	if !ok {
+		secret = secretKey(a.Key)
+		if r.n.Add(1) <= keyRedactorMax {
+			r.secret.Store(a.Key, secret)
 		}
 	}
+	if secret.(bool) {
+		return slog.String(a.Key, redacted)
+	}
 	return a
+}
+
+// secretKey reports whether an attribute key names a secret.
+func secretKey(key string) bool {
+	secretKeyParts := [...]string{"password", "passwd", "secret", "token", "dsn", "authorization", "cookie", "api_key", "apikey"}
+	k := strings.ToLower(key)
+	for _, p := range secretKeyParts {
+		if strings.Contains(k, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTerminal(w io.Writer) bool {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,5 +84,21 @@ func TestLogBufferCloseFlushesAndBigRecordsPassThrough(t *testing.T) {
 	}
 	if got := out.String(); !strings.HasSuffix(got, string(big)+string(small)) {
 		t.Fatal("close did not flush the pending record")
+	}
+}
+
+func TestKeyRedactor(t *testing.T) {
+	r := newKeyRedactor()
+	for i := range keyRedactorMax + 10 { // past the remembered keys, the check still runs
+		for _, c := range []struct {
+			key    string
+			secret bool
+		}{{"Postgres_DSN", true}, {"api_key", true}, {"x-Authorization", true}, {"path", false}, {"status", false}} {
+			got := r.attr(nil, slog.String(c.key, "v")).Value.String()
+			if (got == redacted) != c.secret {
+				t.Fatalf("%s -> %q", c.key, got)
+			}
+		}
+		r.attr(nil, slog.String("k"+strconv.Itoa(i), "v"))
 	}
 }
