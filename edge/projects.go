@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,10 +44,17 @@ type projectsAPI struct {
 
 // projectEntry is one deployed project as the edge serves it.
 type projectEntry struct {
-	rec     bus.Project
-	rev     uint64
-	routes  map[string]map[string]*routeEntry // path -> method -> route
-	openapi []byte
+	rec      bus.Project
+	rev      uint64
+	static   map[string]*routePath // routes without path parameters, by path
+	patterns []*routePath          // routes with path parameters, most specific first
+	openapi  []byte
+}
+
+// routePath is one registered path and its routes by method.
+type routePath struct {
+	pat     bus.RoutePattern
+	methods map[string]*routeEntry
 }
 
 type routeEntry struct {
@@ -98,21 +106,68 @@ func (p *projectsAPI) apply(e jetstream.KeyValueEntry, warn func(string, ...any)
 }
 
 func (p *projectsAPI) newEntry(b []byte, rev uint64) (*projectEntry, error) {
-	ent := &projectEntry{rev: rev, routes: map[string]map[string]*routeEntry{}}
+	ent := &projectEntry{rev: rev, static: map[string]*routePath{}}
 	if err := json.Unmarshal(b, &ent.rec); err != nil {
 		return nil, err
 	}
+	byPath := map[string]*routePath{}
 	for i := range ent.rec.Routes {
 		r := &ent.rec.Routes[i]
-		m := ent.routes[r.Path]
-		if m == nil {
-			m = map[string]*routeEntry{}
-			ent.routes[r.Path] = m
+		rp := byPath[r.Path]
+		if rp == nil {
+			pat, err := bus.ParseRoutePath(r.Path)
+			if err != nil {
+				return nil, err
+			}
+			rp = &routePath{pat: pat, methods: map[string]*routeEntry{}}
+			byPath[r.Path] = rp
+			if pat.Static() {
+				ent.static[r.Path] = rp
+			} else {
+				ent.patterns = append(ent.patterns, rp)
+			}
 		}
-		m[r.Method] = &routeEntry{route: *r, script: bus.EndpointScript(ent.rec.Source, r)}
+		rp.methods[r.Method] = &routeEntry{route: *r, script: bus.EndpointScript(ent.rec.Source, r)}
 	}
+	sort.SliceStable(ent.patterns, func(i, j int) bool { return ent.patterns[i].pat.MoreSpecific(ent.patterns[j].pat) })
 	ent.openapi = projectOpenAPI(&ent.rec, rev, p.prefix)
 	return ent, nil
+}
+
+// match finds the route of a request: among the registered paths that
+// match (literal paths first, then patterns, a literal segment winning
+// over a parameter, leftmost first) the first that has the method. With
+// none, allow lists the methods of the matching paths (405), or is empty
+// (404).
+func (ent *projectEntry) match(path, method string) (r *routeEntry, params []bus.Param, allow []string, err error) {
+	add := func(rp *routePath) {
+		for m := range rp.methods {
+			if !slices.Contains(allow, m) {
+				allow = append(allow, m)
+			}
+		}
+	}
+	if rp := ent.static[path]; rp != nil {
+		if r = rp.methods[method]; r != nil {
+			return r, nil, nil, nil
+		}
+		add(rp)
+	}
+	for _, rp := range ent.patterns {
+		ps, ok, err := rp.pat.Match(path)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if !ok {
+			continue
+		}
+		if r = rp.methods[method]; r != nil {
+			return r, ps, nil, nil
+		}
+		add(rp)
+	}
+	sort.Strings(allow)
+	return nil, nil, allow, nil
 }
 
 func (p *projectsAPI) lookup(name string) *projectEntry {
@@ -256,22 +311,23 @@ func (p *projectsAPI) handleRequest(c *fiber.Ctx) error {
 	if ent == nil {
 		return x.sendError(c, nil, bus.CodeNotFound, fmt.Sprintf("project %q not found", c.Params("project")))
 	}
-	methods := ent.routes[path]
-	if methods == nil {
+	r, params, allow, err := ent.match(path, c.Method())
+	switch {
+	case err != nil:
+		return x.sendError(c, nil, bus.CodeBadRequest, err.Error())
+	case r == nil && len(allow) == 0:
 		return x.sendError(c, nil, bus.CodeNotFound, "no endpoint "+path)
-	}
-	r := methods[c.Method()]
-	if r == nil {
-		allow := make([]string, 0, len(methods))
-		for m := range methods {
-			allow = append(allow, m)
-		}
-		sort.Strings(allow)
+	case r == nil:
 		c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
 		return x.sendError(c, nil, bus.CodeMethodNotAllowed, fmt.Sprintf("method %s not allowed for %s (allowed: %s)", c.Method(), path, strings.Join(allow, ", ")))
 	}
 	st := x.getState()
 	defer x.putState(st)
+	// Path parameters come first in addParam's lookup (before the query
+	// string): the route defines them, a client cannot shadow them with
+	// ?id=. They travel as the first query parameters, so
+	// getQueryParamList lists them too.
+	st.query = append(st.query, params...)
 	x.readQuery(c, st)
 	if err := readEndpointBody(c, st); err != nil {
 		return x.sendError(c, st, bus.CodeBadRequest, err.Error())
@@ -394,6 +450,10 @@ func projectOpenAPI(p *bus.Project, rev uint64, prefix string) []byte {
 		if r.Output != "" {
 			op["x-avap-output"] = r.Output
 		}
+		if ps := routeParams(r.Path); len(ps) > 0 {
+			item["parameters"] = ps
+			op["responses"].(map[string]any)["404"] = resp("no route matches the path")
+		}
 		item[strings.ToLower(r.Method)] = op
 	}
 	doc := map[string]any{
@@ -405,4 +465,19 @@ func projectOpenAPI(p *bus.Project, rev uint64, prefix string) []byte {
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
 	return b
+}
+
+// routeParams declares the path parameters of a route for OpenAPI.
+func routeParams(path string) []any {
+	pat, err := bus.ParseRoutePath(path)
+	if err != nil {
+		return nil
+	}
+	var out []any
+	for _, name := range pat.Params() {
+		out = append(out, map[string]any{"name": name, "in": "path", "required": true,
+			"description": "path parameter; addParam(" + name + ", v) reads it before the query string",
+			"schema":      map[string]any{"type": "string"}})
+	}
+	return out
 }

@@ -241,3 +241,90 @@ func TestProjectDeployErrors(t *testing.T) {
 		t.Errorf("text body: %d %v", resp.StatusCode, m)
 	}
 }
+
+const usersProject = `function get_user(){
+  addParam(id, id)
+  addResult(id)
+}
+function me(){
+  who = "me"
+  addResult(who)
+}
+function del_user(){
+  addParam(id, deleted)
+  addResult(deleted)
+}
+function member(){
+  addParam(org, org)
+  addParam(user, user)
+  getQueryParamList(q)
+  addResult(org)
+  addResult(user)
+  addResult(q)
+}
+registerEndpoint("/users/{id}", "GET", [], "A user", get_user, id)
+registerEndpoint("/users/me", "GET", [], "The caller", me, who)
+registerEndpoint("/users/{id}", "DELETE", [], "Delete a user", del_user, deleted)
+registerEndpoint("/orgs/{org}/users/{user}", "GET", [], "A member", member, user)
+`
+
+// TestProjectPathParams: routes with {parameters} match, expose their
+// values to addParam ahead of the query string, keep 404/405 answers and
+// appear in the project's OpenAPI document.
+func TestProjectPathParams(t *testing.T) {
+	base, _, _ := projectStack(t)
+	resp, m := deployJSON(t, base, "users", map[string]string{"main.avap": usersProject})
+	if resp.StatusCode != 200 || m["success"] != true {
+		t.Fatalf("deploy: %d %v", resp.StatusCode, m)
+	}
+	cases := []struct {
+		method, path string
+		status       int
+		result       string
+		allow        string
+	}{
+		{"GET", "/x/users/users/42", 200, `{"id":42}`, ""},
+		{"GET", "/x/users/users/42?id=7", 200, `{"id":42}`, ""}, // the path parameter wins
+		{"GET", "/x/users/users/a%20b", 200, `{"id":"a b"}`, ""},
+		{"GET", "/x/users/users/me", 200, `{"who":"me"}`, ""},         // literal segment first
+		{"DELETE", "/x/users/users/me", 200, `{"deleted":"me"}`, ""}, // /users/me has no DELETE: the pattern takes it
+		{"POST", "/x/users/users/42", 405, "", "DELETE, GET"},
+		{"POST", "/x/users/users/me", 405, "", "DELETE, GET"},
+		{"GET", "/x/users/users/42/x", 404, "", ""},
+		{"GET", "/x/users/users/", 404, "", ""},
+		{"GET", "/x/users/orgs/acme/users/ann?x=1", 200, `{"org":"acme","q":[{"org":"acme"},{"user":"ann"},{"x":"1"}],"user":"ann"}`, ""},
+	}
+	for _, c := range cases {
+		resp, m := call(t, c.method, base+c.path, "", nil)
+		if resp.StatusCode != c.status || resp.Header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: status %d (Allow %q), want %d (%q): %v", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), c.status, c.allow, m)
+			continue
+		}
+		if c.result != "" {
+			if got, _ := json.Marshal(m["result"]); string(got) != c.result {
+				t.Errorf("%s %s: result %s, want %s", c.method, c.path, got, c.result)
+			}
+		}
+	}
+	_, doc := call(t, http.MethodGet, base+"/api/v1/projects/users/openapi.json", "", nil)
+	paths, _ := doc["paths"].(map[string]any)
+	item, _ := paths["/orgs/{org}/users/{user}"].(map[string]any)
+	ps, _ := item["parameters"].([]any)
+	if len(ps) != 2 || ps[0].(map[string]any)["name"] != "org" || ps[0].(map[string]any)["in"] != "path" ||
+		ps[0].(map[string]any)["required"] != true || ps[1].(map[string]any)["name"] != "user" {
+		t.Errorf("openapi parameters of /orgs/{org}/users/{user}: %v", item)
+	}
+	if static, _ := paths["/users/me"].(map[string]any); static == nil || static["parameters"] != nil {
+		t.Errorf("openapi /users/me: %v", static)
+	}
+
+	// Two patterns of one shape and method would match the same requests.
+	resp, m = deployJSON(t, base, "dup", map[string]string{"a.avap": "function h(){\n}\nregisterEndpoint(\"/u/{id}\", \"GET\", [], \"\", h, o)\nregisterEndpoint(\"/u/{uid}\", \"GET\", [], \"\", h, o)\n"})
+	if resp.StatusCode != 400 || !strings.Contains(m["error"].(string), "registered twice") {
+		t.Errorf("same shape twice: %d %v", resp.StatusCode, m)
+	}
+	resp, m = deployJSON(t, base, "bad", map[string]string{"a.avap": "function h(){\n}\nregisterEndpoint(\"/u/x{id}\", \"GET\", [], \"\", h, o)\n"})
+	if resp.StatusCode != 400 || !strings.Contains(m["error"].(string), "a parameter is {name}") {
+		t.Errorf("parameter inside a segment: %d %v", resp.StatusCode, m)
+	}
+}

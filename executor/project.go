@@ -174,14 +174,16 @@ func buildProject(name string, files map[string]string, copts vm.CompileOptions)
 	if len(regs) > MaxProjectRoutes {
 		return nil, bus.NewError(bus.CodeTooLarge, fmt.Sprintf("a project registers at most %d endpoints", MaxProjectRoutes))
 	}
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for _, rg := range regs {
 		r := rg.route
 		at := fmt.Sprintf("%s:%s", rg.file, rg.pos)
-		if seen[r.Method+" "+r.Path] {
-			return nil, bus.NewError(bus.CodeBadRequest, fmt.Sprintf("%s: %s %s registered twice", at, r.Method, r.Path))
+		// "/users/{id}" and "/users/{uid}" match the same requests.
+		rp, _ := bus.ParseRoutePath(r.Path) // checked by routeOf
+		if prev, dup := seen[r.Method+" "+rp.Shape()]; dup {
+			return nil, bus.NewError(bus.CodeBadRequest, fmt.Sprintf("%s: %s %s registered twice (as %s)", at, r.Method, r.Path, prev))
 		}
-		seen[r.Method+" "+r.Path] = true
+		seen[r.Method+" "+rp.Shape()] = r.Path
 		for _, fn := range append([]string{r.Handler}, r.Middleware...) {
 			if !funcs[fn] {
 				return nil, bus.NewError(bus.CodeBadRequest, fmt.Sprintf("%s: %s is not a function of the project", at, fn))
@@ -262,8 +264,11 @@ func routeOf(file string, call *syntax.CallExpr) (bus.Route, error) {
 		return "", false
 	}
 	var ok bool
-	if r.Path, ok = text(0); !ok || !validRoutePath(r.Path) {
-		return r, bad(0, "path must be a literal like \"/users/list\"")
+	if r.Path, ok = text(0); !ok {
+		return r, bad(0, "path must be a literal like \"/users/list\" or \"/users/{id}\"")
+	}
+	if _, err := bus.ParseRoutePath(r.Path); err != nil {
+		return r, bad(0, err.Error())
 	}
 	m, ok := text(1)
 	r.Method = strings.ToUpper(m)
@@ -308,19 +313,6 @@ func routeOf(file string, call *syntax.CallExpr) (bus.Route, error) {
 		return r, bad(5, "output must be a variable name")
 	}
 	return r, nil
-}
-
-func validRoutePath(p string) bool {
-	if p == "" || p[0] != '/' || len(p) > 512 || strings.Contains(p, "//") {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("/-_.~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 func isIdentifier(s string) bool {
