@@ -31,8 +31,11 @@ import (
 //	manifest.json            backupManifest
 //	config.json              effective config by key, secrets redacted (reference only)
 //	kv/<bucket>/<key>        latest value of each key of a state bucket
+//	stream/<name>/<n>        n-th message of a state stream (format 2; backup_streams.go)
 //	files/<rel>              a file under data_dir (see backupFileRoots)
-const backupFormat = 1
+//
+// Format 1 archives (no streams) are still restored.
+const backupFormat = 2
 
 // defaultBackupMaxMember caps one archive member on restore.
 const defaultBackupMaxMember = 256 << 20
@@ -57,6 +60,7 @@ type backupManifest struct {
 	Version string         `json:"avap_version"`
 	Node    string         `json:"node"`
 	Buckets []backupBucket `json:"buckets"`
+	Streams []backupStream `json:"streams,omitempty"`
 	Files   int            `json:"files"`
 }
 
@@ -89,23 +93,26 @@ func (b backupBucket) config() jetstream.KeyValueConfig {
 }
 
 // backupCounts is what a backup or restore covered.
-type backupCounts struct{ Buckets, Keys, Files int }
+type backupCounts struct{ Buckets, Keys, Files, Streams, Msgs int }
 
 func (c backupCounts) String() string {
-	return fmt.Sprintf("%d buckets, %d keys, %d files", c.Buckets, c.Keys, c.Files)
+	return fmt.Sprintf("%d buckets, %d keys, %d files, %d streams, %d messages", c.Buckets, c.Keys, c.Files, c.Streams, c.Msgs)
 }
 
 // backupCommand is `avap backup FILE`.
 func (a *app) backupCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "backup FILE",
-		Short: "Write the JetStream KV state, registry files and redacted config to FILE (tar.gz)",
+		Short: "Write the JetStream KV state and streams, registry files and redacted config to FILE (tar.gz)",
 		Long: `backup connects to nats.url and writes to FILE a gzip'd tar with a manifest,
 the effective configuration with secrets redacted (for reference; restore
 never applies it), the latest value of every key of the state buckets
-(` + strings.Join(backupBuckets(), ", ") + `) and the registry file
-store, signed-package cache and API-key file under data_dir. Private
-signing keys are not included: keep them with your other secrets.`,
+(` + strings.Join(backupBuckets(), ", ") + `), every message of the
+job and audit streams (` + strings.Join(backupStreams(), ", ") + `:
+queued jobs, dead letters, callbacks to deliver, audit events not yet
+written) and the registry file store, signed-package cache and API-key
+file under data_dir. Private signing keys are not included: keep them
+with your other secrets.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			nc, cfg, err := a.connectMesh()
@@ -126,15 +133,19 @@ signing keys are not included: keep them with your other secrets.`,
 // restoreCommand is `avap restore FILE`.
 func (a *app) restoreCommand() *cobra.Command {
 	var dryRun bool
+	var replicas int
 	maxMember := ByteSize(defaultBackupMaxMember)
 	cmd := &cobra.Command{
 		Use:   "restore FILE",
 		Short: "Restore the KV buckets and data_dir files of a backup made by avap backup",
 		Long: `restore reads the whole of FILE first and checks it (format version, sizes,
 names); a corrupt or truncated file changes nothing. Then it creates missing
-buckets on nats.url, puts every key and writes the files under data_dir.
-The configuration in the backup is not applied. --dry-run only lists what
-would be restored.`,
+buckets and streams on nats.url, puts every key, publishes every stream
+message again (queued jobs run once an executor is up) and writes the files
+under data_dir. Buckets and streams it creates get the backup's replica
+count capped to what the target supports (1 on a single server), or
+--replicas; it prints each change. The configuration in the backup is not
+applied. --dry-run only lists what would be restored.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := os.Open(args[0])
@@ -159,7 +170,10 @@ would be restored.`,
 				return err
 			}
 			defer nc.Close()
-			n, err := b.apply(cmd.Context(), nc, cfg.DataDir)
+			if replicas < 0 {
+				return usageError{fmt.Errorf("--replicas %d: want 0 (as saved, capped to the target) or more", replicas)}
+			}
+			n, err := b.apply(cmd.Context(), nc, cfg.DataDir, restoreOptions{Replicas: replicas, Out: a.stdout})
 			if err != nil {
 				return err
 			}
@@ -170,6 +184,7 @@ would be restored.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be restored and change nothing")
 	cmd.Flags().Var(byteSizeFlag{&maxMember}, "max-member", "refuse archive members larger than this (e.g. 64MiB)")
+	cmd.Flags().IntVar(&replicas, "replicas", 0, "replicas of the buckets and streams restore creates; 0 = as in the backup, capped to what the target supports")
 	return cmd
 }
 
@@ -255,6 +270,20 @@ func backupTo(ctx context.Context, nc *nats.Conn, cfg *Config, w io.Writer) (bac
 		n.Buckets++
 		n.Keys += len(d.keys)
 	}
+	streams := map[string]streamData{}
+	for _, name := range backupStreams() {
+		bs, msgs, ok, err := readStream(ctx, js, name)
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			continue
+		}
+		streams[name] = msgs
+		m.Streams = append(m.Streams, *bs)
+		n.Streams++
+		n.Msgs += len(msgs)
+	}
 	files, err := collectBackupFiles(cfg.DataDir)
 	if err != nil {
 		return n, err
@@ -283,6 +312,17 @@ func backupTo(ctx context.Context, nc *nats.Conn, cfg *Config, w io.Writer) (bac
 		d := data[bk.Name]
 		for _, k := range d.keys {
 			if err := add("kv/"+bk.Name+"/"+k, d.values[k]); err != nil {
+				return n, err
+			}
+		}
+	}
+	for _, bs := range m.Streams {
+		for i, msg := range streams[bs.Config.Name] {
+			mb, err := json.Marshal(msg)
+			if err != nil {
+				return n, err
+			}
+			if err := add(streamMember(bs.Config.Name, i+1), mb); err != nil {
 				return n, err
 			}
 		}
@@ -335,6 +375,7 @@ func collectBackupFiles(dataDir string) ([]string, error) {
 type backupArchive struct {
 	manifest backupManifest
 	kv       map[string]kvData // by bucket
+	streams  map[string]streamData
 	files    []string          // slash-separated, relative to data_dir
 	contents map[string][]byte // by file
 }
@@ -346,8 +387,9 @@ func readBackup(r io.Reader, maxMember int64) (*backupArchive, error) {
 		return nil, fmt.Errorf("not a gzip'd avap backup: %w", err)
 	}
 	tr := tar.NewReader(zr)
-	b := &backupArchive{kv: map[string]kvData{}, contents: map[string][]byte{}}
+	b := &backupArchive{kv: map[string]kvData{}, streams: map[string]streamData{}, contents: map[string][]byte{}}
 	known := map[string]bool{}
+	knownStreams := map[string]bool{}
 	for i := 0; ; i++ {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -376,11 +418,17 @@ func readBackup(r io.Reader, maxMember int64) (*backupArchive, error) {
 			if err := json.Unmarshal(data, &b.manifest); err != nil {
 				return nil, fmt.Errorf("manifest.json: %w", err)
 			}
-			if b.manifest.Format != backupFormat {
-				return nil, fmt.Errorf("backup format version %d is not supported (this avap reads version %d)", b.manifest.Format, backupFormat)
+			if b.manifest.Format < 1 || b.manifest.Format > backupFormat {
+				return nil, fmt.Errorf("backup format version %d is not supported (this avap reads versions 1 to %d)", b.manifest.Format, backupFormat)
 			}
 			for _, bk := range b.manifest.Buckets {
 				known[bk.Name] = true
+			}
+			for _, bs := range b.manifest.Streams {
+				if bs.Config.Name == "" || knownStreams[bs.Config.Name] {
+					return nil, fmt.Errorf("manifest.json: stream name %q empty or repeated", bs.Config.Name)
+				}
+				knownStreams[bs.Config.Name] = true
 			}
 			continue
 		}
@@ -399,6 +447,12 @@ func readBackup(r io.Reader, maxMember int64) (*backupArchive, error) {
 			d.keys = append(d.keys, key)
 			d.values[key] = data
 			b.kv[bucket] = d
+		case strings.HasPrefix(h.Name, "stream/"):
+			stream, msg, err := parseStreamMember(h.Name, data, knownStreams)
+			if err != nil {
+				return nil, err
+			}
+			b.streams[stream] = append(b.streams[stream], msg)
 		case strings.HasPrefix(h.Name, "files/"):
 			rel := strings.TrimPrefix(h.Name, "files/")
 			if !filepath.IsLocal(filepath.FromSlash(rel)) || path.Clean(rel) != rel {
@@ -413,6 +467,11 @@ func readBackup(r io.Reader, maxMember int64) (*backupArchive, error) {
 	for _, bk := range b.manifest.Buckets {
 		if got := len(b.kv[bk.Name].keys); got != bk.Keys {
 			return nil, fmt.Errorf("bucket %s: %d keys in the archive, manifest says %d (truncated?)", bk.Name, got, bk.Keys)
+		}
+	}
+	for _, bs := range b.manifest.Streams {
+		if got := len(b.streams[bs.Config.Name]); got != bs.Msgs {
+			return nil, fmt.Errorf("stream %s: %d messages in the archive, manifest says %d (truncated?)", bs.Config.Name, got, bs.Msgs)
 		}
 	}
 	if len(b.files) != b.manifest.Files {
@@ -444,23 +503,31 @@ func (b *backupArchive) list(w io.Writer, dataDir string) {
 			fmt.Fprintf(w, "  %s (%d bytes)\n", k, len(b.kv[bk.Name].values[k]))
 		}
 	}
+	for _, bs := range m.Streams {
+		fmt.Fprintf(w, "stream %s: %d messages (%d replicas in the backup)\n", bs.Config.Name, bs.Msgs, max(bs.Config.Replicas, 1))
+	}
 	fmt.Fprintf(w, "files under %s: %d\n", dataDir, len(b.files))
 	for _, f := range b.files {
 		fmt.Fprintf(w, "  %s (%d bytes)\n", f, len(b.contents[f]))
 	}
 }
 
-// apply creates missing buckets, puts every key and writes the files.
-func (b *backupArchive) apply(ctx context.Context, nc *nats.Conn, dataDir string) (backupCounts, error) {
+// apply creates missing buckets and streams, puts every key, publishes
+// every stream message and writes the files. Job records (buckets) go in
+// before their queue messages (streams).
+func (b *backupArchive) apply(ctx context.Context, nc *nats.Conn, dataDir string, opts restoreOptions) (backupCounts, error) {
 	var n backupCounts
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return n, err
 	}
+	target := targetReplicas(nc)
 	for _, bk := range b.manifest.Buckets {
 		kv, err := js.KeyValue(ctx, bk.Name)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			kv, err = js.CreateKeyValue(ctx, bk.config())
+			c := bk.config()
+			c.Replicas = opts.replicasFor("bucket", bk.Name, c.Replicas, target)
+			kv, err = js.CreateKeyValue(ctx, c)
 		}
 		if err != nil {
 			return n, fmt.Errorf("bucket %s: %w", bk.Name, err)
@@ -472,6 +539,17 @@ func (b *backupArchive) apply(ctx context.Context, nc *nats.Conn, dataDir string
 			n.Keys++
 		}
 		n.Buckets++
+	}
+	for _, bs := range b.manifest.Streams {
+		stored, err := restoreStream(ctx, js, bs, b.streams[bs.Config.Name], opts, target)
+		n.Msgs += stored
+		if err != nil {
+			return n, err
+		}
+		if dup := bs.Msgs - stored; dup > 0 {
+			opts.note("stream %s: %d of %d messages already there (de-duplicated)", bs.Config.Name, dup, bs.Msgs)
+		}
+		n.Streams++
 	}
 	for _, rel := range b.files {
 		p := filepath.Join(dataDir, filepath.FromSlash(rel))
