@@ -75,6 +75,11 @@ type Input struct {
 // go, gather ...). args are the resolved argument values in source order
 // (an empty slot is None). The returned value is stored in the command's
 // target variable (its last parameter) and in the assignment target.
+//
+// The tasks of one run (go_async blocks, go() calls) run on their own
+// goroutines, so Call may be called concurrently from several goroutines of
+// the same run: implementations must be safe for that. Call must return
+// soon after ctx ends: Run cancels its tasks and waits for them.
 type Host interface {
 	Call(ctx context.Context, command string, args []Value) (Value, error)
 }

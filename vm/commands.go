@@ -9,7 +9,6 @@ import (
 	"errors"
 	"math"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -86,24 +85,12 @@ func (m *Machine) command(id int, args []Value) (Value, error) {
 		return m.getTimeStamp(defined(arg(0)), defined(arg(1)), defined(arg(2)))
 	case compile.CmdStampToDatetime:
 		return m.stampToDatetime(defined(arg(0)), defined(arg(1)), defined(arg(2)))
-	case compile.CmdAsyncStore:
-		id, err := m.toStr(defined(arg(0)))
-		if err != nil {
-			return None, err
-		}
-		vars := arg(len(args) - 1) // (id, vars) or (id, start mark, vars)
-		if vars.k != KindDict {
-			return None, m.errorf("go_async: bad block result")
-		}
-		m.addTask(id, timed(task{vars: vars.dict()}, args, 3, 1))
+	case compile.CmdAsyncStore: // (id, mark, task) after the SPAWN of a go_async block
+		return m.storeTask(true, args)
+	case compile.CmdGoStore: // (mark, task) after the SPAWN of go(f, args...)
+		return m.storeTask(false, args)
+	case compile.CmdAsyncMark: // kept for the bytecode format; tasks really run concurrently now
 		return None, nil
-	case compile.CmdGoStore:
-		m.goSeq++
-		id := "go:" + strconv.Itoa(m.goSeq)
-		m.addTask(id, timed(task{result: defined(arg(len(args) - 1))}, args, 2, 0))
-		return String(id), nil
-	case compile.CmdAsyncMark:
-		return Int(time.Now().UnixNano()), nil
 	case compile.CmdGather:
 		return m.gather(defined(arg(0)), args)
 	case compile.CmdMethod:
@@ -113,56 +100,29 @@ func (m *Machine) command(id int, args []Value) (Value, error) {
 		if err != nil {
 			return None, err
 		}
-		m.outBytes += int64(len(s)) + 4
-		if m.outBytes > m.lim.MaxOutputBytes {
-			return None, fatal(ErrOutputLimit)
-		}
 		if err := m.charge(int64(len(s)) + 16); err != nil {
 			return None, err
 		}
-		m.logs = append(m.logs, s)
-		return None, nil
+		return None, m.addLog(s)
 	}
 	return None, m.errorf("command %s is not implemented", spec.Name)
 }
 
-func (m *Machine) addTask(id string, t task) {
-	if m.tasks == nil {
-		m.tasks = map[string]task{}
+// addLog appends a log line to the run's logs (those of the root machine
+// when the run has tasks), counting it in the output limit.
+func (m *Machine) addLog(s string) error {
+	o := m
+	if sh := m.sh; sh != nil {
+		o = sh.root
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
 	}
-	m.tasks[id] = t
-}
-
-// gather returns the result of go() handle id, or merges the variables of
-// go_async block id into the globals (names starting with "_" excluded) and
-// returns None. The work already ran, so the timeout never expires. An
-// unknown id goes to the Host when there is one.
-func (m *Machine) gather(idv Value, args []Value) (Value, error) {
-	id, err := m.toStr(idv)
-	if err != nil {
-		return None, err
+	o.outBytes += int64(len(s)) + 4
+	if o.outBytes > m.lim.MaxOutputBytes {
+		return fatal(ErrOutputLimit)
 	}
-	t, ok := m.tasks[id]
-	if !ok {
-		if m.in.Host != nil {
-			return m.hostCall("gather", args)
-		}
-		return None, m.errorf("gather: no task %s", string(appendPyQuote(nil, id)))
-	}
-	delete(m.tasks, id)
-	if err := m.gatherTimeout(id, t, args); err != nil {
-		return None, err
-	}
-	if t.vars == nil {
-		return t.result, nil
-	}
-	for _, e := range t.vars.entries {
-		if strings.HasPrefix(e.key, "_") {
-			continue
-		}
-		m.setGlobal(m.slot(e.key, true), e.val)
-	}
-	return None, nil
+	o.logs = append(o.logs, s)
+	return nil
 }
 
 // defined turns undef into None.
@@ -250,10 +210,16 @@ func (m *Machine) addResult(name string, v Value) error {
 	if err != nil {
 		return err
 	}
-	if m.results == nil {
-		m.results = &m.resDict
+	o := m
+	if sh := m.sh; sh != nil { // a run with tasks: the root holds the results
+		o = sh.root
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
 	}
-	m.results.set(name, c)
+	if o.results == nil {
+		o.results = &o.resDict
+	}
+	o.results.set(name, c)
 	return nil
 }
 

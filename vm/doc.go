@@ -35,7 +35,9 @@
 // any goroutine); MaxMemoryBytes is charged for every value the script
 // allocates (strings, lists, dicts, decoded JSON, templates) before it is
 // allocated; MaxCallDepth bounds user function calls; MaxOutputBytes bounds
-// result, variables and logs. Limits are per run; there is no global state.
+// result, variables and logs. Limits are per run, shared by the tasks the
+// run starts with go_async and go() (real goroutines, which never outlive
+// Run; see doc/vm.md §7); there is no global state.
 //
 // # Errors
 //

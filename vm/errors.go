@@ -58,6 +58,7 @@ type EvalError struct {
 	Stack   []Frame    // call stack, outermost first; the last frame is where the error happened
 	GoStack string     // Go stack trace of a recovered panic (for the caller to log); else ""
 	cause   error
+	fatal   bool // a limit, cancellation or internal error (not catchable)
 }
 
 // Error returns "file:line:col: msg".

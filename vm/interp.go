@@ -24,10 +24,10 @@ func (m *Machine) exec() (result error) {
 		consts  = m.prog.consts
 		globals = m.globals
 		steps   = m.steps
-		limit   = min(m.lim.MaxSteps, m.nextCheck)
+		limit   = min(m.stepCap, m.nextCheck)
 		err     error
 	)
-	for i := base; i < sp; i++ {
+	for i := base + m.entryArgs; i < sp; i++ { // a task's arguments are in place
 		stack[i] = undef
 	}
 
@@ -38,7 +38,7 @@ func (m *Machine) exec() (result error) {
 				pc++ // report the position of the instruction about to run
 				goto fail
 			}
-			limit = min(m.lim.MaxSteps, m.nextCheck)
+			limit = min(m.stepCap, m.nextCheck)
 		}
 		steps++
 		{
@@ -317,7 +317,7 @@ func (m *Machine) exec() (result error) {
 				continue
 
 			case compile.CALL:
-				callee := m.prog.code.Funcs[ins.A()]
+				callee := m.prog.funcs[ins.A()]
 				nargs := int(ins.B())
 				if len(m.frames) >= m.lim.MaxCallDepth {
 					err = fatal(ErrCallDepth)
@@ -359,6 +359,7 @@ func (m *Machine) exec() (result error) {
 				if depth == 0 {
 					fr.pc = pc
 					m.steps = steps
+					m.retVal = v
 					return nil
 				}
 				sp = base
@@ -381,6 +382,7 @@ func (m *Machine) exec() (result error) {
 				continue
 			case compile.CMD:
 				fr.pc = pc
+				m.steps = steps // for a gather or an inline task that starts sharing the budgets
 				n := int(ins.B())
 				var v Value
 				if v, err = m.command(int(ins.A()), stack[sp-n:sp]); err != nil {
@@ -390,6 +392,20 @@ func (m *Machine) exec() (result error) {
 				stack[sp] = v
 				sp++
 				globals = m.globals // commands may add global slots
+				limit = min(m.stepCap, m.nextCheck)
+				continue
+			case opSpawn: // go_async / go(): start a task (async.go)
+				fr.pc = pc
+				m.steps = steps
+				n := int(ins.B())
+				var v Value
+				if v, err = m.spawn(int(ins.A()), stack[sp-n:sp]); err != nil {
+					break
+				}
+				sp -= n
+				stack[sp] = v
+				sp++
+				limit = min(m.stepCap, m.nextCheck) // the run's steps are now shared
 				continue
 			case compile.UNKNOWN:
 				err = &runtimeError{msg: "command not found: " + consts[ins.A()].str(), cause: ErrUnknownCommand}
@@ -791,8 +807,15 @@ func (m *Machine) interrupt(steps int64) error {
 		}
 		m.cancel.CompareAndSwap(rec, nil) // stale cancel of an earlier run
 	}
-	if steps >= m.lim.MaxSteps {
-		return fatal(ErrStepLimit)
+	if steps >= m.stepCap {
+		if m.sh == nil {
+			return fatal(ErrStepLimit)
+		}
+		a := m.sh.reserve(m.lim.MaxSteps) // a run with tasks: draw from the shared pool
+		if a == 0 {
+			return fatal(ErrStepLimit)
+		}
+		m.stepCap = steps + a
 	}
 	if steps >= m.nextCheck {
 		return m.checkpoint()

@@ -22,6 +22,11 @@ type Machine struct {
 	// hostStop cancels the context of the Host call in progress, so that a
 	// Cancel interrupts a blocked Host call too.
 	hostStop atomic.Pointer[context.CancelFunc]
+	// kids is the shared state of the current run while it has tasks
+	// (async.go), so that cancelling the run cancels them; wake is
+	// signalled by a cancel while gather waits.
+	kids atomic.Pointer[runShared]
+	wake atomic.Pointer[chan struct{}]
 
 	// State of the current run; owned by the goroutine calling Run.
 	ctx      context.Context
@@ -30,7 +35,10 @@ type Machine struct {
 	in       *Input
 	lim      Limits
 	steps    int64
+	stepCap  int64 // steps this machine may reach before drawing more (MaxSteps without tasks)
 	mem      int64
+	sh       *runShared // shared budgets of a run with tasks (async.go); nil without
+	shared   *runShared // kept for reuse by later runs
 
 	stack    []Value
 	frames   []frame
@@ -53,22 +61,14 @@ type Machine struct {
 	armed     bool
 	stopCtx   func() bool
 	timer     *time.Timer
-	tasks     map[string]task // go_async blocks and go() calls awaiting gather
-	goSeq     int
+	entryArgs int    // arguments already in the entry frame (a go() task)
+	retVal    Value  // value returned by the entry frame (a task's result)
 	resDict   dict   // reused addResult dict
 	scratch   []byte // reused JSON buffer
 }
 
 // checkEvery is the number of steps between checkpoints of the slow path.
 const checkEvery = 1 << 12
-
-// task is the outcome of a go_async block (its variables) or of a go()
-// call (its result), kept for gather.
-type task struct {
-	vars       *dict
-	result     Value
-	start, end int64 // unix ns when the work started and ended; 0 = unknown (async_timing.go)
-}
 
 type cancelRec struct {
 	gen   uint64
@@ -114,6 +114,15 @@ func (m *Machine) cancelRun(gen uint64, cause error) {
 			if stop := m.hostStop.Load(); stop != nil {
 				(*stop)()
 			}
+			if w := m.wake.Load(); w != nil {
+				select {
+				case *w <- struct{}{}:
+				default:
+				}
+			}
+			if sh := m.kids.Load(); sh != nil && sh.rootGen == gen {
+				sh.cancelAll(cause)
+			}
 			return
 		}
 	}
@@ -125,6 +134,7 @@ type runtimeError struct {
 	msg   string
 	cause error
 	fatal bool
+	child *EvalError // the error of a task, raised by gather
 }
 
 func (e *runtimeError) Error() string { return e.msg }
@@ -145,6 +155,12 @@ const valueSize = 24
 
 // charge accounts n bytes the script allocates against MaxMemoryBytes.
 func (m *Machine) charge(n int64) error {
+	if m.sh != nil {
+		if m.sh.mem.Add(n) > m.lim.MaxMemoryBytes {
+			return m.memErr()
+		}
+		return nil
+	}
 	m.mem += n
 	if m.mem > m.lim.MaxMemoryBytes {
 		return m.memErr()
@@ -156,7 +172,10 @@ func (m *Machine) chargeList(n int) error { return m.charge(int64(n)*valueSize +
 
 // causeErr maps a cancellation cause to the error of the run.
 func causeErr(cause error) error {
+	var cf *childFailure
 	switch {
+	case errors.As(cause, &cf):
+		return cf // a task failed: the run ends with its error
 	case cause == nil:
 		return fatal(ErrCanceled)
 	case errors.Is(cause, ErrTimeout) || errors.Is(cause, context.DeadlineExceeded):
@@ -205,19 +224,9 @@ func (m *Machine) Run(ctx context.Context, p *Program, in *Input, lim Limits) (r
 	}()
 	defer func() {
 		if r := recover(); r != nil {
-			pos := syntax.Pos{}
-			if len(m.frames) > 0 {
-				fr := m.frames[len(m.frames)-1]
-				pos = fr.fn.PosAt(fr.pc - 1)
-			}
-			ee := m.evalError(&runtimeError{
-				msg:   fmt.Sprintf("internal error: %v", r),
-				cause: ErrInternal,
-				fatal: true,
-			}, pos)
-			ee.GoStack = string(debug.Stack())
-			res, err = nil, ee
+			res, err = nil, m.internalError(r)
 		}
+		m.stopChildren() // no task outlives its run
 		m.release()
 	}()
 
@@ -229,21 +238,40 @@ func (m *Machine) Run(ctx context.Context, p *Program, in *Input, lim Limits) (r
 	if err := m.exec(); err != nil {
 		return nil, err
 	}
+	m.stopChildren() // before reading the results the tasks write to
 	res, rerr := m.result()
 	if rerr != nil {
 		return nil, m.evalError(rerr, syntax.Pos{})
 	}
-	res.Stats = Stats{Steps: m.steps, Duration: time.Since(start), PeakMemory: m.mem}
+	res.Stats = Stats{Steps: m.steps, Duration: time.Since(start), PeakMemory: m.mem} // tasks included (stopChildren)
 	return res, nil
 }
 
 const initialStack = 256
 
+// internalError turns a recovered panic into the run's error.
+func (m *Machine) internalError(r any) *EvalError {
+	pos := syntax.Pos{}
+	if len(m.frames) > 0 {
+		fr := m.frames[len(m.frames)-1]
+		pos = fr.fn.PosAt(fr.pc - 1)
+	}
+	ee := m.evalError(&runtimeError{
+		msg:   fmt.Sprintf("internal error: %v", r),
+		cause: ErrInternal,
+		fatal: true,
+	}, pos)
+	ee.GoStack = string(debug.Stack())
+	return ee
+}
+
 func (m *Machine) reset(ctx context.Context, p *Program, in *Input, lim Limits) {
 	m.ctx, m.prog, m.in, m.lim = ctx, p, in, lim
 	m.steps, m.mem, m.outBytes = 0, 0, 0
+	m.stepCap = lim.MaxSteps
+	m.sh, m.entryArgs, m.retVal = nil, 0, None
 	m.nextCheck = checkEvery
-	main := p.code.Funcs[0]
+	main := p.funcs[0]
 	need := main.NumLocals + main.MaxStack + initialStack
 	if cap(m.stack) < need {
 		m.stack = make([]Value, need)
@@ -271,10 +299,6 @@ func (m *Machine) reset(ctx context.Context, p *Program, in *Input, lim Limits) 
 	m.logs = nil
 	m.errMsg = ""
 	m.params, m.body = undef, undef
-	if len(m.tasks) > 0 {
-		clear(m.tasks)
-	}
-	m.goSeq = 0
 }
 
 // release drops references so a pooled Machine does not keep values alive.
@@ -287,7 +311,8 @@ func (m *Machine) release() {
 	m.frames = m.frames[:0]
 	m.ctx, m.prog, m.in = nil, nil, nil
 	m.results, m.logs = nil, nil
-	m.params, m.body = None, None
+	m.params, m.body, m.retVal = None, None, None
+	m.sh = nil
 }
 
 // checkpoint runs every checkEvery steps: it polls the deadline and the
@@ -417,11 +442,15 @@ func (m *Machine) result() (*Result, error) {
 // evalError converts an error raised at pos in the current frame into an
 // *EvalError with the call stack.
 func (m *Machine) evalError(err error, pos syntax.Pos) *EvalError {
+	if cf, ok := err.(*childFailure); ok {
+		return cf.ee // a task's fatal error, with the task's position and stack
+	}
 	ee := &EvalError{File: m.prog.name, Msg: err.Error(), Pos: pos, cause: err}
 	var re *runtimeError
 	if errors.As(err, &re) {
 		ee.Msg = re.msg
 		ee.cause = re.cause
+		ee.fatal = re.fatal
 		if re.cause == nil {
 			ee.cause = nil
 		}
@@ -438,6 +467,12 @@ func (m *Machine) evalError(err error, pos syntax.Pos) *EvalError {
 		if !pos.IsValid() {
 			ee.Pos = ee.Stack[len(ee.Stack)-1].Pos
 		}
+	}
+	if re != nil && re.child != nil {
+		// A task's error raised by gather: where it happened in the task,
+		// below the frames that reached the gather.
+		ee.Stack = append(ee.Stack, re.child.Stack...)
+		ee.Pos = re.child.Pos
 	}
 	if !ee.Pos.IsValid() {
 		// Errors outside any instruction (input decoding) point at the start.

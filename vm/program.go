@@ -15,6 +15,7 @@ type Program struct {
 	name        string
 	hash        [32]byte
 	code        *compile.Program
+	funcs       []*compile.Func // code.Funcs with task starts lowered to SPAWN (async.go)
 	consts      []Value
 	globalIndex map[string]int
 	imports     []Import // libraries linked at compile time; see import.go
@@ -82,6 +83,7 @@ func CompileContext(ctx context.Context, name string, src []byte, opts CompileOp
 func newProgram(name string, hash [32]byte, cp *compile.Program) *Program {
 	p := &Program{name: name, hash: hash, code: cp, globalIndex: cp.GlobalIndex()}
 	p.code.Name = name
+	p.funcs = lowerSpawns(cp.Funcs)
 	p.consts = make([]Value, len(cp.Consts))
 	for i, k := range cp.Consts {
 		switch k.Kind {

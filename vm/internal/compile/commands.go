@@ -71,7 +71,7 @@ const (
 	CmdAsyncStore // internal: end of a go_async block (id, variables dict)
 	CmdGoStore    // internal: result of go(f, args...) → handle
 	CmdMethod     // internal: x.name(args...) → Host command ".name" (method.go)
-	CmdAsyncMark  // internal: → start time of a go_async block or go() call (int ns)
+	CmdAsyncMark  // internal: no-op before a go_async block or go() call (was a start time; kept for the format)
 	NumCommands
 )
 

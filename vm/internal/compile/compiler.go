@@ -603,16 +603,18 @@ func (fs *fstate) stmt(s syntax.Stmt) {
 		}
 		fs.emit(RETURN, 0, 0)
 	case *syntax.AsyncStmt:
-		// The block runs to completion here, on its own scope: it reads the
-		// variables as they are now and its assignments stay in that scope
-		// until gather(id) merges them (Part A #12).
+		// The block is a hidden function; the machine runs it as a task on
+		// its own goroutine and scope (it lowers the CALL before
+		// <go_async> to SPAWN): it reads a snapshot of the variables and
+		// its assignments stay in that scope until gather(id) merges them
+		// (Part A #12).
 		fs.c.calls["go_async"] = true
 		fn := &Func{Name: fmt.Sprintf("go_async@%d", s.Go.Line), Pos: s.Go}
 		fi := len(fs.c.prog.Funcs)
 		fs.c.prog.Funcs = append(fs.c.prog.Funcs, fn)
 		fs.c.async = append(fs.c.async, asyncBody{fn: fn, stmt: s})
 		fs.valueArg(s.ID)
-		fs.emit(CMD, CmdAsyncMark, 0) // start time, for gather's timeout
+		fs.emit(CMD, CmdAsyncMark, 0) // no-op kept for the bytecode format
 		fs.emit(CALL, uint32(fi), 0)
 		fs.emit(CMD, CmdAsyncStore, 3)
 		fs.emit(POP, 0, 0)
@@ -772,9 +774,10 @@ func (fs *fstate) call(call *syntax.CallExpr, assign *syntax.Ident, want bool) {
 	if name == "go" && len(call.Args) > 0 {
 		if f, ok := call.Args[0].(*syntax.Ident); ok {
 			if fi, user := fs.c.funcs[f.Name]; user {
-				// h = go(f, args...): run f now, keep its result for gather(h).
+				// h = go(f, args...): the machine runs f as a task (CALL
+				// before <go> lowered to SPAWN); gather(h) returns its result.
 				fs.c.calls["go"] = true
-				fs.emit(CMD, CmdAsyncMark, 0) // start time, for gather's timeout
+				fs.emit(CMD, CmdAsyncMark, 0) // no-op kept for the bytecode format
 				for _, a := range call.Args[1:] {
 					fs.expr(a)
 				}
