@@ -73,6 +73,7 @@ func (s *Server) mountProjects(api fiber.Router, x *executeAPI) {
 	s.onShutdown(p.shutdown)
 	api.Post("/projects", p.handleDeploy)
 	api.Get("/projects/:name/openapi.json", p.handleOpenAPI)
+	p.mountProjectsAdmin(api) // projects_admin.go
 	for _, m := range []string{fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete} {
 		s.app.Add(m, prefix+"/:project/*", p.handleRequest)
 	}
@@ -271,6 +272,11 @@ func (p *projectsAPI) handleDeploy(c *fiber.Ctx) error {
 		}
 		fillError(&st.rep, be.Code, be.Description)
 	}
+	var auditErr error
+	if !st.rep.Success {
+		auditErr = errors.New(st.rep.Error)
+	}
+	p.audit(c, "project.deploy", up.Name, auditErr)
 	if st.rep.Success {
 		var res struct {
 			Revision uint64 `json:"revision"`

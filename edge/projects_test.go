@@ -10,12 +10,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/avapmesh/avap/bus"
 	"github.com/avapmesh/avap/edge"
 	"github.com/avapmesh/avap/executor"
 	"github.com/avapmesh/avap/nats/natstest"
@@ -24,6 +27,13 @@ import (
 // projectStack starts NATS (JetStream), an executor with a Host and two
 // edges on the same mesh; the first one listens on a real port.
 func projectStack(t *testing.T) (base string, a, b *edge.Server) {
+	t.Helper()
+	return projectStackWith(t, edge.Options{})
+}
+
+// projectStackWith is projectStack with edge options (Addr and Conn are
+// set here).
+func projectStackWith(t *testing.T, o edge.Options) (base string, a, b *edge.Server) {
 	t.Helper()
 	s := natstest.RunInProcess(t)
 	nc, err := nats.Connect("", nats.InProcessServer(s))
@@ -45,7 +55,8 @@ func projectStack(t *testing.T) (base string, a, b *edge.Server) {
 	}
 	t.Cleanup(func() { _ = ex.Shutdown(context.Background()) })
 	for _, p := range []**edge.Server{&a, &b} {
-		srv, err := edge.New(edge.Options{Addr: "127.0.0.1:0", Conn: nc})
+		o.Addr, o.Conn = "127.0.0.1:0", nc
+		srv, err := edge.New(o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +297,7 @@ func TestProjectPathParams(t *testing.T) {
 		{"GET", "/x/users/users/42", 200, `{"id":42}`, ""},
 		{"GET", "/x/users/users/42?id=7", 200, `{"id":42}`, ""}, // the path parameter wins
 		{"GET", "/x/users/users/a%20b", 200, `{"id":"a b"}`, ""},
-		{"GET", "/x/users/users/me", 200, `{"who":"me"}`, ""},         // literal segment first
+		{"GET", "/x/users/users/me", 200, `{"who":"me"}`, ""},        // literal segment first
 		{"DELETE", "/x/users/users/me", 200, `{"deleted":"me"}`, ""}, // /users/me has no DELETE: the pattern takes it
 		{"POST", "/x/users/users/42", 405, "", "DELETE, GET"},
 		{"POST", "/x/users/users/me", 405, "", "DELETE, GET"},
@@ -326,5 +337,144 @@ func TestProjectPathParams(t *testing.T) {
 	resp, m = deployJSON(t, base, "bad", map[string]string{"a.avap": "function h(){\n}\nregisterEndpoint(\"/u/x{id}\", \"GET\", [], \"\", h, o)\n"})
 	if resp.StatusCode != 400 || !strings.Contains(m["error"].(string), "a parameter is {name}") {
 		t.Errorf("parameter inside a segment: %d %v", resp.StatusCode, m)
+	}
+}
+
+// auditLog collects audit events.
+type auditLog struct {
+	mu  sync.Mutex
+	evs []bus.AuditEvent
+}
+
+func (l *auditLog) Emit(ev bus.AuditEvent) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evs = append(l.evs, ev)
+	return true
+}
+
+func (l *auditLog) actions() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, ev := range l.evs {
+		out = append(out, ev.Action+" "+ev.Target+" "+ev.Outcome)
+	}
+	return out
+}
+
+// TestProjectManagement: list, show and delete deployed projects; a
+// deletion removes the routes from every edge without restart and is
+// audited.
+func TestProjectManagement(t *testing.T) {
+	audit := &auditLog{}
+	base, _, other := projectStackWith(t, edge.Options{Jobs: edge.JobsOptions{Audit: audit, NodeID: "edge-1"}})
+	resp, m := call(t, http.MethodGet, base+"/api/v1/projects", "", nil)
+	if resp.StatusCode != 200 || len(m["projects"].([]any)) != 0 {
+		t.Fatalf("empty list: %d %v", resp.StatusCode, m)
+	}
+	for name, src := range map[string]string{"users": usersProject, "shop": shopProject} {
+		if resp, m := deployJSON(t, base, name, map[string]string{"main.avap": src}); resp.StatusCode != 200 {
+			t.Fatalf("deploy %s: %v", name, m)
+		}
+	}
+	resp, m = call(t, http.MethodGet, base+"/api/v1/projects", "", nil)
+	list, _ := m["projects"].([]any)
+	if resp.StatusCode != 200 || len(list) != 2 {
+		t.Fatalf("list: %d %v", resp.StatusCode, m)
+	}
+	shop, users := list[0].(map[string]any), list[1].(map[string]any)
+	if shop["name"] != "shop" || shop["routes"] != 2.0 || users["name"] != "users" || users["routes"] != 4.0 ||
+		len(shop["hash"].(string)) != 64 || shop["revision"].(float64) < 1 {
+		t.Errorf("list = %v", list)
+	}
+	if at, err := time.Parse(time.RFC3339Nano, shop["deployed_at"].(string)); err != nil || time.Since(at) > time.Minute {
+		t.Errorf("deployed_at = %v (%v)", shop["deployed_at"], err)
+	}
+
+	resp, m = call(t, http.MethodGet, base+"/api/v1/projects/users", "", nil)
+	eps, _ := m["endpoints"].([]any)
+	if resp.StatusCode != 200 || m["name"] != "users" || len(eps) != 4 {
+		t.Fatalf("get: %d %v", resp.StatusCode, m)
+	}
+	var member map[string]any
+	for _, e := range eps {
+		if e.(map[string]any)["handler"] == "member" {
+			member = e.(map[string]any)
+		}
+	}
+	if got, _ := json.Marshal(member["params"]); member["method"] != "GET" || string(got) != `["org","user"]` {
+		t.Errorf("endpoint member = %v", member)
+	}
+	if resp, _ := call(t, http.MethodGet, base+"/api/v1/projects/nosuch", "", nil); resp.StatusCode != 404 {
+		t.Errorf("get unknown: %d", resp.StatusCode)
+	}
+
+	// Both edges serve the project; after DELETE, neither does.
+	if r, mm := do(t, other, httptest.NewRequest(http.MethodGet, "/x/users/users/7", nil)); r.StatusCode != 200 {
+		t.Fatalf("second edge before delete: %d %v", r.StatusCode, mm)
+	}
+	resp, m = call(t, http.MethodDelete, base+"/api/v1/projects/users", "", nil)
+	if resp.StatusCode != 200 || m["deleted"] != true {
+		t.Fatalf("delete: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := call(t, http.MethodGet, base+"/x/users/users/7", "", nil); resp.StatusCode != 404 {
+		t.Errorf("deleting edge still serves the project: %d %v", resp.StatusCode, m)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, _ := do(t, other, httptest.NewRequest(http.MethodGet, "/x/users/users/7", nil))
+		if r.StatusCode == 404 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second edge still serves the deleted project: %d", r.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, m = call(t, http.MethodGet, base+"/api/v1/projects", "", nil)
+	if list := m["projects"].([]any); len(list) != 1 || list[0].(map[string]any)["name"] != "shop" {
+		t.Errorf("list after delete: %v", m)
+	}
+	if resp, _ := call(t, http.MethodDelete, base+"/api/v1/projects/users", "", nil); resp.StatusCode != 404 {
+		t.Errorf("second delete: %d", resp.StatusCode)
+	}
+	// A redeployment after a deletion serves again.
+	if resp, m := deployJSON(t, base, "users", map[string]string{"main.avap": usersProject}); resp.StatusCode != 200 {
+		t.Fatalf("redeploy: %v", m)
+	}
+	if resp, m := call(t, http.MethodGet, base+"/x/users/users/7", "", nil); resp.StatusCode != 200 {
+		t.Errorf("after redeploy: %d %v", resp.StatusCode, m)
+	}
+	got := audit.actions()
+	for _, want := range []string{"project.deploy shop ok", "project.delete users ok", "project.deploy users ok"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("audit %v lacks %q", got, want)
+		}
+	}
+}
+
+// TestProjectManagementCapability: the management routes need the
+// "projects" capability, like the deployment.
+func TestProjectManagementCapability(t *testing.T) {
+	ks := newKeyStack(t, edge.ProtectOptions{})
+	execOnly, _ := ks.addKey(t, nil)
+	projects, _ := ks.addKey(t, func(r *bus.APIKey) { r.Capabilities = []string{bus.KeyCapProjects} })
+	for _, c := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/projects"}, {http.MethodGet, "/api/v1/projects/p"}, {http.MethodDelete, "/api/v1/projects/p"},
+	} {
+		for _, k := range []struct {
+			key    string
+			denied bool
+		}{{"", true}, {execOnly, true}, {projects, false}} {
+			req := httptest.NewRequest(c.method, c.path, nil)
+			if k.key != "" {
+				req.Header.Set("X-API-Key", k.key)
+			}
+			resp, m := do(t, ks.a, req)
+			if denied := resp.StatusCode == 401 || resp.StatusCode == 403; denied != k.denied {
+				t.Errorf("%s %s (key %v): %d %v", c.method, c.path, k.key != "", resp.StatusCode, m)
+			}
+		}
 	}
 }
