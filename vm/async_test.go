@@ -497,3 +497,52 @@ func mustUnmarshal(t *testing.T, data []byte, v any) {
 		t.Fatalf("%s: %v", data, err)
 	}
 }
+
+// A task that starts itself recursively is bounded by the run's memory
+// budget (every task is charged), and leaves no goroutine behind.
+func TestTaskBomb(t *testing.T) {
+	base := runtime.NumGoroutine()
+	start := time.Now()
+	_, err := run(t, `function f(n){
+  h = go(f, n + 1)
+  r = gather(h, 0)
+  return(r)
+}
+x = f(1)
+`, nil, vm.Limits{MaxMemoryBytes: 8 << 20})
+	evalErr(t, err, vm.ErrMemoryLimit)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if n := runtime.NumGoroutine(); n > base+2 {
+		t.Errorf("%d goroutines after Run, %d before", n, base)
+	}
+}
+
+// BenchmarkTasks: start and gather 10 go() tasks per run.
+func BenchmarkTasks(b *testing.B) {
+	p := compile(b, `function sq(n){
+  return(n * n)
+}
+s = 0
+startLoop(i, 1, 10)
+  h = go(sq, i)
+  variableToList(h, hs)
+endLoop()
+startLoop(i, 0, 9)
+  r = gather(hs[i], 0)
+  s = s + r
+endLoop()
+`)
+	m := vm.NewMachine()
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := m.Run(context.Background(), p, nil, vm.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !strings.Contains(string(res.Variables), `"s":385`) {
+			b.Fatal(string(res.Variables))
+		}
+	}
+}
