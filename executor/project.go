@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -73,7 +74,7 @@ func (e *Executor) deploy(req *bus.Request, rep *bus.Reply) {
 	}
 	p, err := buildProject(req.Name, body.Files, e.opts.CompileOptions)
 	if err != nil {
-		compileFailure(rep, err)
+		deployFailure(rep, err)
 		return
 	}
 	rec, _ := json.Marshal(p)
@@ -134,6 +135,8 @@ func buildProject(name string, files map[string]string, copts vm.CompileOptions)
 	sort.Strings(order)
 
 	var source strings.Builder
+	var starts []fileStart
+	line := 1 // first line of the next file in the joined source
 	funcs := map[string]bool{}
 	var routes []bus.Route
 	var regs []registration
@@ -163,9 +166,14 @@ func buildProject(name string, files map[string]string, copts vm.CompileOptions)
 				blank(blanked, s.X.Pos(), s.X.Rparen)
 			}
 		}
+		starts = append(starts, fileStart{file: p, line: line})
 		source.Write(blanked)
 		if !strings.HasSuffix(src, "\n") {
 			source.WriteByte('\n')
+		}
+		line += strings.Count(src, "\n")
+		if !strings.HasSuffix(src, "\n") {
+			line++
 		}
 	}
 	if len(regs) == 0 {
@@ -194,10 +202,79 @@ func buildProject(name string, files map[string]string, copts vm.CompileOptions)
 	p := &bus.Project{Name: name, Files: files, Order: order, Source: source.String(), Routes: routes, Deployed: time.Now().UTC()}
 	for i := range p.Routes {
 		if _, err := vm.Compile(name+".avap", []byte(bus.EndpointScript(p.Source, &p.Routes[i])), copts); err != nil {
-			return nil, err
+			return nil, relocate(err, name+".avap", starts, line, regs[i])
 		}
 	}
 	return p, nil
+}
+
+// fileStart is where a project file begins in the joined source.
+type fileStart struct {
+	file string
+	line int // 1-based line of the joined source
+}
+
+// relocate maps the positions of a compile error of the joined source
+// (file joined) back to the project file and line they come from; the
+// code generated after the source (end, from line end on) belongs to the
+// route's registerEndpoint call. Columns are unchanged: files are joined
+// whole, line by line.
+func relocate(err error, joined string, starts []fileStart, end int, rg registration) error {
+	fix := func(e *syntax.Error) *syntax.Error {
+		if e.Filename != joined || !e.Pos.IsValid() {
+			return e
+		}
+		c := *e
+		if int(e.Pos.Line) >= end {
+			c.Filename, c.Pos = rg.file, rg.pos
+			c.Msg = fmt.Sprintf("endpoint %s %s: %s", rg.route.Method, rg.route.Path, e.Msg)
+			return &c
+		}
+		for i := len(starts) - 1; i >= 0; i-- {
+			if int(e.Pos.Line) >= starts[i].line {
+				c.Filename = starts[i].file
+				c.Pos.Line = e.Pos.Line - int32(starts[i].line-1)
+				return &c
+			}
+		}
+		return e
+	}
+	var list syntax.ErrorList
+	if errors.As(err, &list) {
+		out := make(syntax.ErrorList, len(list))
+		for i, e := range list {
+			out[i] = fix(e)
+		}
+		return out
+	}
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return fix(se)
+	}
+	return err
+}
+
+// deployFailure is compileFailure for a project: the message names the
+// file of each error ("b.avap:3:5: msg"), and Line/Col are within that
+// file.
+func deployFailure(rep *bus.Reply, err error) {
+	compileFailure(rep, err)
+	var list syntax.ErrorList
+	var se *syntax.Error
+	switch {
+	case errors.As(err, &list) && len(list) > 0:
+		msgs := make([]string, 0, min(len(list), 10))
+		for i, e := range list {
+			if i == 10 {
+				msgs = append(msgs, fmt.Sprintf("and %d more", len(list)-10))
+				break
+			}
+			msgs = append(msgs, e.Error())
+		}
+		rep.Error = strings.Join(msgs, "; ")
+	case errors.As(err, &se):
+		rep.Error = se.Error()
+	}
 }
 
 type registration struct {
@@ -242,7 +319,7 @@ func routeOf(file string, call *syntax.CallExpr) (bus.Route, error) {
 		if i < len(call.Args) && call.Args[i] != nil {
 			pos = call.Args[i].Pos()
 		}
-		return &syntax.Error{Pos: pos, Msg: fmt.Sprintf("%s: registerEndpoint argument %d: %s", file, i+1, msg)}
+		return &syntax.Error{Filename: file, Pos: pos, Msg: fmt.Sprintf("registerEndpoint argument %d: %s", i+1, msg)}
 	}
 	if len(call.Args) < 5 || len(call.Args) > 6 {
 		return r, bad(0, "want registerEndpoint(path, method, middleware, description, handler, output)")
