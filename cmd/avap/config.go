@@ -34,6 +34,8 @@ type Config struct {
 	Tracing  TracingConfig  `koanf:"tracing"`
 	Sentry   SentryConfig   `koanf:"sentry"`
 
+	Vault VaultConfig `koanf:"vault"` // secrets_vault.go
+
 	// AllowRoot: privilege.go.
 	AllowRoot bool `koanf:"allow_root" help:"let a server role run as root (euid 0) with non-loopback listeners; default refuses (flag --allow-root)"`
 }
@@ -108,6 +110,8 @@ type JetStreamConfig struct {
 type PostgresConfig struct {
 	DSN     Secret `koanf:"dsn" help:"connection string (secret: env only)"`
 	DSNFile string `koanf:"dsn_file" help:"file holding the connection string"`
+
+	DSNVault string `koanf:"dsn_vault" help:"Vault KV v2 reference <path>#<key> of the connection string (secrets_vault.go)"`
 }
 
 // ExecutorConfig configures the executor role.
@@ -137,6 +141,8 @@ type LimitsConfig struct {
 type DebugConfig struct {
 	Pprof      bool   `koanf:"pprof" help:"serve net/http/pprof on the HTTP address under /debug/pprof (admin networks only)"`
 	AdminToken Secret `koanf:"admin_token" help:"bearer token of /debug/* (pprof, /debug/vars); empty = loopback clients only (secret: env only)"`
+
+	AdminTokenVault string `koanf:"admin_token_vault" help:"Vault KV v2 reference <path>#<key> of debug.admin_token"`
 }
 
 // RegistryConfig configures the command registry.
@@ -190,8 +196,9 @@ func defaultConfig() *Config {
 		Registry: RegistryConfig{CacheTTL: 5 * time.Minute, TrustedKeys: []string{}},
 		Console:  defaultConsoleConfig(), // wire_console.go
 	}
-	defaultTelemetryConfig(c)     // telemetry_config.go
-	defaultProtectConfig(&c.HTTP) // config_protect.go
+	defaultTelemetryConfig(c)      // telemetry_config.go
+	defaultProtectConfig(&c.HTTP)  // config_protect.go
+	c.Vault = defaultVaultConfig() // secrets_vault.go
 	return c
 }
 

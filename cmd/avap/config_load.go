@@ -354,6 +354,7 @@ func (c *Config) resolve() []string {
 			c.Postgres.DSN = Secret(strings.TrimSpace(string(b)))
 		}
 	}
+	problems = append(problems, c.resolveVault()...) // *_vault references (secrets_vault.go)
 	return problems
 }
 

@@ -106,6 +106,9 @@ func (h *configHolder) reload() error {
 		h.log.Warn(w)
 	}
 	old, cur := h.cur.Load(), res.Config
+	for _, w := range keepRotatedSecrets(old, cur) { // rotated in Vault, needs a restart (secrets_vault.go)
+		h.log.Warn(w)
+	}
 	changes := diffConfig(old, cur)
 	var refused, applied []string
 	for _, c := range changes {

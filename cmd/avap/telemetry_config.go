@@ -28,6 +28,8 @@ type SentryConfig struct {
 	DSN         Secret  `koanf:"dsn" help:"Sentry DSN; empty = off (secret: env only)"`
 	Environment string  `koanf:"environment" help:"Sentry environment tag"`
 	SampleRate  float64 `koanf:"sample_rate" help:"fraction of 5xx events sent (panics always)"`
+
+	DSNVault string `koanf:"dsn_vault" help:"Vault KV v2 reference <path>#<key> of sentry.dsn"`
 }
 
 // LogFileConfig writes the log to a rotated file besides stderr.

@@ -30,6 +30,8 @@ type JobsConfig struct {
 	CallbackTimeout     time.Duration `koanf:"callback_timeout" help:"bound on one callback delivery"`
 	CallbackMaxAttempts int           `koanf:"callback_max_attempts" help:"deliveries of one callback before it is marked failed"`
 	CallbackAllow       []string      `koanf:"callback_allow" help:"hosts/CIDRs callbacks may reach beyond public addresses (same syntax as the egress allow list)"`
+
+	CallbackSecretVault string `koanf:"callback_secret_vault" help:"Vault KV v2 reference <path>#<key> of jobs.callback_secret"`
 }
 
 // AuditConfig configures the audit trail.
