@@ -105,7 +105,9 @@ func (m *Machine) share() *runShared {
 		sh = &runShared{}
 		m.shared = sh
 	}
+	sh.mu.Lock() // a late cancelAll of an earlier run reads rootGen (cancelRun)
 	sh.root, sh.rootGen = m, m.gen.Load()
+	sh.mu.Unlock()
 	sh.steps.Store(m.steps) // the root's allowance ends here (interrupt draws the next chunk)
 	sh.mem.Store(m.mem)
 	sh.childSteps.Store(0)
@@ -131,9 +133,15 @@ func (sh *runShared) reserve(max int64) int64 {
 	}
 }
 
-// cancelAll cancels every task of the run with cause.
-func (sh *runShared) cancelAll(cause error) {
+// cancelAll cancels every task of run gen with cause. A call for a run
+// that is over (a Cancel or timer of an earlier run of the root, racing
+// with its end) does nothing: it must not stop the tasks of a later run.
+func (sh *runShared) cancelAll(gen uint64, cause error) {
 	sh.mu.Lock()
+	if sh.rootGen != gen {
+		sh.mu.Unlock()
+		return
+	}
 	sh.stopping = true
 	kids := append([]*child(nil), sh.live...)
 	sh.mu.Unlock()
@@ -183,9 +191,10 @@ func (m *Machine) spawn(fi int, args []Value) (Value, error) {
 		cm.stack = make([]Value, need)
 	}
 	cm.stack = cm.stack[:cap(cm.stack)]
-	if cap(cm.frames) < m.lim.MaxCallDepth+1 {
-		cm.frames = make([]frame, 0, min(m.lim.MaxCallDepth+1, 1<<16))
-	}
+	// The frames grow with the task's calls (CALL appends; the stack those
+	// calls need is charged): preallocating MaxCallDepth frames per task, as
+	// the root does once per Machine, would allocate up to 2 MiB per task
+	// that the memory budget does not see.
 	cm.frames = append(cm.frames[:0], frame{fn: fn, fi: fi})
 	cm.handlers = cm.handlers[:0]
 	cm.order = cm.order[:0]
@@ -302,7 +311,7 @@ func (m *Machine) stopChildren() {
 	if sh == nil {
 		return
 	}
-	sh.cancelAll(ErrCanceled)
+	sh.cancelAll(sh.rootGen, ErrCanceled)
 	sh.wg.Wait()
 	m.steps += sh.childSteps.Load()
 	m.mem = sh.mem.Load()
@@ -311,7 +320,7 @@ func (m *Machine) stopChildren() {
 	sh.live = nil
 	clear(sh.tasks)
 	sh.stopping = false
-	sh.root = nil
+	sh.root, sh.rootGen = nil, 0 // runs are numbered from 1
 	sh.mu.Unlock()
 	for _, c := range kids {
 		c.result, c.err, c.failed = None, nil, nil

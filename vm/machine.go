@@ -120,8 +120,8 @@ func (m *Machine) cancelRun(gen uint64, cause error) {
 				default:
 				}
 			}
-			if sh := m.kids.Load(); sh != nil && sh.rootGen == gen {
-				sh.cancelAll(cause)
+			if sh := m.kids.Load(); sh != nil {
+				sh.cancelAll(gen, cause) // checks gen under its lock
 			}
 			return
 		}
