@@ -140,6 +140,8 @@ type Server struct {
 	shutdownHooks []func()   // run by Shutdown, in order (see onShutdown)
 
 	guard *guard // security middleware (auth_guard.go)
+
+	adminToken atomic.Pointer[string] // replaces Options.AdminToken once set (SetAdminToken, observe_http.go)
 }
 
 // New validates opts and builds the Fiber app and routes. It opens nothing.

@@ -48,6 +48,9 @@ func (s *Server) mountTelemetry(app *fiber.App) {
 // endpoints answer only loopback clients.
 func (s *Server) adminOnly(c *fiber.Ctx) error {
 	tok := s.opts.AdminToken
+	if p := s.adminToken.Load(); p != nil {
+		tok = *p
+	}
 	if tok == "" {
 		if isLoopback(c.IP()) {
 			return c.Next()
@@ -60,6 +63,13 @@ func (s *Server) adminOnly(c *fiber.Ctx) error {
 	}
 	return c.Next()
 }
+
+// SetAdminToken replaces the admin token (config reload): requests from
+// now on need the new token and the old one is refused; "" = loopback
+// clients only. Safe for concurrent use with serving. /debug/vars stays
+// unmounted when the server started with neither a token nor Debug
+// sections.
+func (s *Server) SetAdminToken(tok string) { s.adminToken.Store(&tok) }
 
 // adminPrefix guards every path under DebugPrefix (pprof is a middleware,
 // so it needs the guard in front of it rather than on a route).

@@ -106,6 +106,8 @@ type JobRunner struct {
 	ready             chan struct{}
 
 	stats jobCounters
+
+	callbackSecret atomic.Pointer[[]byte] // replaces opts.CallbackSecret once set (SetCallbackSecret)
 }
 
 type jobCounters struct {

@@ -168,9 +168,28 @@ func (r *JobRunner) deliver(client *http.Client, msg jetstream.Msg) {
 	}
 }
 
+// SetCallbackSecret replaces the key signing callbacks (config reload):
+// every delivery from now on, retries of earlier callbacks included, is
+// signed with the new key only, so receivers should accept both keys
+// while they switch. Empty = callbacks fail until a key is set. Safe for
+// concurrent use with deliveries.
+func (r *JobRunner) SetCallbackSecret(key []byte) {
+	k := bytes.Clone(key)
+	r.callbackSecret.Store(&k)
+}
+
+// secret is the current callback key.
+func (r *JobRunner) secret() []byte {
+	if p := r.callbackSecret.Load(); p != nil {
+		return *p
+	}
+	return r.opts.CallbackSecret
+}
+
 // post sends the signed callback; any answer other than 2xx is an error.
 func (r *JobRunner) post(ctx context.Context, client *http.Client, rec *bus.JobRecord, try int) (int, error) {
-	if len(r.opts.CallbackSecret) == 0 {
+	secret := r.secret()
+	if len(secret) == 0 {
 		return 0, errors.New("no callback secret configured (jobs.callback_secret)")
 	}
 	body, err := json.Marshal(CallbackBody{
@@ -188,7 +207,7 @@ func (r *JobRunner) post(ctx context.Context, client *http.Client, rec *bus.JobR
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "avap-callback/1")
 	req.Header.Set(HeaderCallbackTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderCallbackSignature, SignCallback(r.opts.CallbackSecret, ts, body))
+	req.Header.Set(HeaderCallbackSignature, SignCallback(secret, ts, body))
 	req.Header.Set(HeaderCallbackJobID, rec.ID)
 	req.Header.Set(HeaderCallbackAttempt, strconv.Itoa(try))
 	resp, err := client.Do(req)

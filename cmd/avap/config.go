@@ -140,9 +140,9 @@ type LimitsConfig struct {
 // DebugConfig holds diagnostics that are off in production.
 type DebugConfig struct {
 	Pprof      bool   `koanf:"pprof" help:"serve net/http/pprof on the HTTP address under /debug/pprof (admin networks only)"`
-	AdminToken Secret `koanf:"admin_token" help:"bearer token of /debug/* (pprof, /debug/vars); empty = loopback clients only (secret: env only)"`
+	AdminToken Secret `koanf:"admin_token" reload:"true" help:"bearer token of /debug/* (pprof, /debug/vars); empty = loopback clients only (secret: env only)"`
 
-	AdminTokenVault string `koanf:"admin_token_vault" help:"Vault KV v2 reference <path>#<key> of debug.admin_token"`
+	AdminTokenVault string `koanf:"admin_token_vault" reload:"true" help:"Vault KV v2 reference <path>#<key> of debug.admin_token"`
 }
 
 // RegistryConfig configures the command registry.

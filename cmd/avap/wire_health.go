@@ -22,5 +22,10 @@ func newHealthServer(w wiring) (component, error) {
 		Info:          w.info(),
 	}
 	w.edgeTelemetry(&opts) // /metrics and debug endpoints on every role (telemetry.go)
-	return edge.New(opts)
+	s, err := edge.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	watchAdminToken(w, s) // debug.admin_token is reloadable (secrets_reload.go)
+	return s, nil
 }

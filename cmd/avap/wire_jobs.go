@@ -26,12 +26,12 @@ type JobsConfig struct {
 	DLQRetention        time.Duration `koanf:"dlq_retention" help:"how long dead letters are kept"`
 	MaxQueued           int64         `koanf:"max_queued" help:"queued jobs per priority before submissions answer 503"`
 	IdempotencyTTL      time.Duration `koanf:"idempotency_ttl" help:"how long an Idempotency-Key response is replayed"`
-	CallbackSecret      Secret        `koanf:"callback_secret" help:"HMAC-SHA256 key signing callbacks (secret: env only); callbacks fail without it"`
+	CallbackSecret      Secret        `koanf:"callback_secret" reload:"true" help:"HMAC-SHA256 key signing callbacks (secret: env only); callbacks fail without it"`
 	CallbackTimeout     time.Duration `koanf:"callback_timeout" help:"bound on one callback delivery"`
 	CallbackMaxAttempts int           `koanf:"callback_max_attempts" help:"deliveries of one callback before it is marked failed"`
 	CallbackAllow       []string      `koanf:"callback_allow" help:"hosts/CIDRs callbacks may reach beyond public addresses (same syntax as the egress allow list)"`
 
-	CallbackSecretVault string `koanf:"callback_secret_vault" help:"Vault KV v2 reference <path>#<key> of jobs.callback_secret"`
+	CallbackSecretVault string `koanf:"callback_secret_vault" reload:"true" help:"Vault KV v2 reference <path>#<key> of jobs.callback_secret"`
 }
 
 // AuditConfig configures the audit trail.
@@ -210,6 +210,7 @@ func (d *durable) Start(ctx context.Context) error {
 				Breakers: d.w.Breakers, // a circuit breaker per callback host (executor/host_breaker.go)
 			})
 			if err == nil {
+				watchCallbackSecret(d.w, d.runner) // jobs.callback_secret is reloadable (secrets_reload.go)
 				err = d.runner.Start(ctx)
 			}
 			if err != nil {

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/avapmesh/avap/executor"
+)
+
+// TestSecretRotationOnReload runs a whole serve node in-process with
+// debug.admin_token and jobs.callback_secret from (a fake of) Vault,
+// rotates both in Vault and sends SIGHUP: from then on /debug/vars takes
+// the new admin token and refuses the old one, and job callbacks are
+// signed with the new key only. Neither value shows up in the log.
+func TestSecretRotationOnReload(t *testing.T) {
+	const adm1, adm2 = "admin-token-first-0123456789", "admin-token-rotated-9876543210"
+	const cb1, cb2 = "callback-key-first-Q1w2e3", "callback-key-rotated-Z9x8c7"
+	f, vsrv := newFakeVault(t)
+	f.tokens["tok"] = true
+	f.set("avap/app", "admin", adm1)
+	f.set("avap/app", "callback", cb1)
+
+	type signed struct{ old, new bool }
+	got := make(chan signed, 8)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, sig := r.Header.Get(executor.HeaderCallbackTimestamp), r.Header.Get(executor.HeaderCallbackSignature)
+		got <- signed{
+			old: executor.VerifyCallback([]byte(cb1), ts, sig, body, time.Minute, time.Now()) == nil,
+			new: executor.VerifyCallback([]byte(cb2), ts, sig, body, time.Minute, time.Now()) == nil,
+		}
+	}))
+	defer recv.Close()
+
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfgFile := writeVaultFile(t, dir, "avap.yaml", "debug:\n  admin_token_vault: avap/app#admin\n"+
+		"jobs:\n  callback_secret_vault: avap/app#callback\n  callback_allow: [127.0.0.1]\n")
+	src := configSource{File: cfgFile, Env: []string{"AVAP_VAULT_ADDRESS=" + vsrv.URL, "AVAP_VAULT_TOKEN=tok",
+		"AVAP_DATA_DIR=" + filepath.Join(dir, "data"), "AVAP_HTTP_ADDR=" + addr, "AVAP_LOG_LEVEL=debug"}}
+	load := func() (*loadResult, error) { return loadConfig(src) }
+	res, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(lockedBuf{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	h := newConfigHolder(res.Config, load, log.With("component", "config"))
+	n, err := newNode(roleServe, h, log, readBuildInfo(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.run(ctx, sigs) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	base := "http://" + addr
+	if !waitHealthy(base+"/healthz", 20*time.Second) {
+		t.Fatalf("serve not healthy:\n%s", logText())
+	}
+
+	admin := func(tok string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/debug/vars", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	job := func() signed {
+		t.Helper()
+		resp, err := http.Post(base+"/api/v1/jobs", "application/json",
+			strings.NewReader(`{"script":"addVar(x, 1)\naddResult(x)","callback_url":"`+recv.URL+`/hook"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("submit: %d %s", resp.StatusCode, b)
+		}
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no callback\n%s", logText())
+			return signed{}
+		}
+	}
+
+	if a1, a2 := admin(adm1), admin(adm2); a1 != 200 || a2 != 401 {
+		t.Fatalf("before rotation: admin token 1 -> %d, 2 -> %d; want 200, 401", a1, a2)
+	}
+	if s := job(); !s.old || s.new {
+		t.Fatalf("before rotation: callback verifies with key 1 %v, key 2 %v; want key 1 only", s.old, s.new)
+	}
+
+	f.set("avap/app", "admin", adm2)
+	f.set("avap/app", "callback", cb2)
+	sigs <- syscall.SIGHUP
+	deadline := time.Now().Add(10 * time.Second)
+	for h.lastTime.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload:\n%s", logText())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !h.lastOK.Load() {
+		t.Fatalf("reload failed:\n%s", logText())
+	}
+	if a1, a2 := admin(adm1), admin(adm2); a1 != 401 || a2 != 200 {
+		t.Errorf("after rotation: admin token 1 -> %d, 2 -> %d; want 401, 200", a1, a2)
+	}
+	if s := job(); s.old || !s.new {
+		t.Errorf("after rotation: callback verifies with key 1 %v, key 2 %v; want key 2 only", s.old, s.new)
+	}
+
+	out := logText()
+	if !strings.Contains(out, "changed=jobs.callback_secret,debug.admin_token") {
+		t.Errorf("reload line does not name the rotated secrets:\n%s", out)
+	}
+	for _, v := range []string{adm1, adm2, cb1, cb2} {
+		if strings.Contains(out, v) {
+			t.Errorf("log shows secret value %q", v)
+		}
+	}
+}
