@@ -133,6 +133,21 @@ func (sh *runShared) reserve(max int64) int64 {
 	}
 }
 
+// yieldSteps gives the unused part of the machine's chunk back to the
+// run's pool before it blocks (a Host call, a gather that waits), so that
+// tasks waiting on the network do not hold steps the others need: 25
+// blocked tasks would otherwise exhaust MaxSteps 100,000 having run a few
+// hundred. Only from a command: m.steps is current there, and the
+// dispatch loop reloads stepCap after a command (and after a catch).
+func (m *Machine) yieldSteps() {
+	if sh := m.sh; sh != nil {
+		if left := m.stepCap - m.steps; left > 0 {
+			sh.steps.Add(-left)
+			m.stepCap = m.steps
+		}
+	}
+}
+
 // cancelAll cancels every task of run gen with cause. A call for a run
 // that is over (a Cancel or timer of an earlier run of the root, racing
 // with its end) does nothing: it must not stop the tasks of a later run.
@@ -470,6 +485,7 @@ func (m *Machine) await(id string, t *task, args []Value) error {
 	if rec := m.cancel.Load(); rec != nil && rec.gen == m.gen.Load() {
 		return causeErr(rec.cause)
 	}
+	m.yieldSteps()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -501,4 +502,87 @@ addResult(v)
 	close(stop)
 	<-done
 	t.Logf("%d of 3000 runs canceled", canceled)
+}
+
+// Tasks blocked in Host calls (or in gather) must not hold the run's step
+// budget: a fan-out of 40 go() calls that each run a few steps and wait for
+// an HTTP-like call fits in MaxSteps 100,000, since the whole run executes
+// a few thousand steps.
+func TestReviewBlockedTasksDoNotHoldSteps(t *testing.T) {
+	host := hostFunc(func(ctx context.Context, cmd string, args []vm.Value) (vm.Value, error) {
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return vm.None, ctx.Err()
+		}
+		return vm.Int(1), nil
+	})
+	src := `function fetch(n){
+  RequestGet("u", "", "", r)
+  return(r + n)
+}
+hs = []
+startLoop(i, 1, 40)
+  h = go(fetch, i)
+  variableToList(h, hs)
+endLoop()
+s = 0
+startLoop(i, 0, 39)
+  itemFromList(hs, i, h)
+  v = gather(h, 0)
+  s = s + v
+endLoop()
+addResult(s)
+`
+	res, err := run(t, src, &vm.Input{Host: host}, vm.Limits{MaxSteps: 100_000})
+	if err != nil {
+		t.Fatalf("40 blocked tasks under MaxSteps 100,000: %v", err)
+	}
+	if string(res.Result) != `{"s":860}` {
+		t.Errorf("result %s", res.Result)
+	}
+	if res.Stats.Steps > 5000 {
+		t.Errorf("Stats.Steps = %d", res.Stats.Steps)
+	}
+}
+
+// A Host call that fails inside try gives the machine's steps back
+// (yieldSteps); the loop that catches it must not keep running on the
+// steps it gave back: the run's steps stay within MaxSteps.
+func TestReviewCaughtHostErrorKeepsStepBound(t *testing.T) {
+	var calls atomic.Int64
+	host := hostFunc(func(ctx context.Context, cmd string, args []vm.Value) (vm.Value, error) {
+		calls.Add(1)
+		return vm.None, errors.New("nope")
+	})
+	src := func(n string) string {
+		return `function w(){
+  startLoop(i, 1, ` + n + `)
+    try()
+      RequestGet("u", "", "", r)
+    exception(e)
+    end()
+  endLoop()
+  return(1)
+}
+h = go(w)
+v = gather(h, 0)
+`
+	}
+	r1, err := run(t, src("100"), &vm.Input{Host: host}, vm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := run(t, src("200"), &vm.Input{Host: host}, vm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := (r2.Stats.Steps - r1.Stats.Steps) / 100 // steps per iteration
+	const limit = 50_000
+	calls.Store(0)
+	_, err = run(t, src("1000000000"), &vm.Input{Host: host}, vm.Limits{MaxSteps: limit})
+	evalErr(t, err, vm.ErrStepLimit)
+	if ran := calls.Load() * per; ran > limit {
+		t.Errorf("%d iterations of %d steps ran: %d steps under MaxSteps %d", calls.Load(), per, ran, limit)
+	}
 }

@@ -142,6 +142,7 @@ func (m *Machine) hostCall(name string, args []Value) (Value, error) {
 	for i, a := range args {
 		cp[i] = defined(a)
 	}
+	m.yieldSteps() // a run with tasks: do not hold steps while blocked
 	ctx, cancel := context.WithDeadline(context.WithValue(m.ctx, hostMachineKey{}, m), m.deadline)
 	m.hostStop.Store(&cancel)
 	if rec := m.cancel.Load(); rec != nil && rec.gen == m.gen.Load() { // a Cancel raced with the store

@@ -716,6 +716,7 @@ func (m *Machine) exec() (result error) {
 			fn, code, base = fr.fn, fr.fn.Code, fr.base
 			pc, sp = h.pc, h.sp
 			err = nil
+			limit = min(m.stepCap, m.nextCheck) // a failed command may have given steps back (yieldSteps)
 			continue
 		}
 		m.steps = steps
