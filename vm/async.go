@@ -47,6 +47,10 @@ const stepChunk = checkEvery
 // of its stack and the snapshot of the variables (a goroutine and a Machine).
 const childCost = 8 << 10
 
+// extraNameCost is charged per global name past the program's own copied
+// into a task (its entry in the extra map and in extraN).
+const extraNameCost = 80
+
 // maxFreeChildren bounds the child machines a Machine keeps for reuse.
 const maxFreeChildren = 8
 
@@ -216,7 +220,11 @@ func (m *Machine) spawn(fi int, args []Value) (Value, error) {
 	cm.results, cm.logs, cm.errMsg = nil, nil, ""
 	cm.params, cm.body = undef, undef
 	cm.retVal = None
-	if err := m.charge(int64(len(cm.stack))*valueSize + childCost); err != nil {
+	// The task's copies of the global slots and of the names past the
+	// program's own (one per key of Input.Variables) are charged too: they
+	// can be far larger than its stack.
+	cost := int64(len(cm.stack)+len(m.globals))*valueSize + int64(len(m.extraN))*extraNameCost + childCost
+	if err := m.charge(cost); err != nil {
 		sh.recycle(cm)
 		return None, err
 	}

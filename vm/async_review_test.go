@@ -3,6 +3,7 @@ package vm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -584,5 +585,42 @@ v = gather(h, 0)
 	evalErr(t, err, vm.ErrStepLimit)
 	if ran := calls.Load() * per; ran > limit {
 		t.Errorf("%d iterations of %d steps ran: %d steps under MaxSteps %d", calls.Load(), per, ran, limit)
+	}
+}
+
+// The snapshot a task starts with includes every global slot, also those
+// the request's Variables add (one per key): that copy must be charged to
+// the memory budget, or 200 tasks of a run whose Variables have 20,000 keys
+// allocate hundreds of MiB under an 8 MiB budget.
+func TestReviewSnapshotOfManyGlobalsCharged(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 20000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"v%d":%d`, i, i)
+	}
+	b.WriteString("}")
+	in := &vm.Input{Variables: []byte(b.String())}
+	p := compile(t, `function f(n){
+  return(n)
+}
+startLoop(i, 1, 200)
+  h = go(f, i)
+endLoop()
+`)
+	lim := vm.Limits{MaxMemoryBytes: 8 << 20, MaxSteps: 1 << 30}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := vm.NewMachine().Run(context.Background(), p, in, lim)
+	runtime.ReadMemStats(&after)
+	if err != nil && !errors.Is(err, vm.ErrMemoryLimit) {
+		t.Fatal(err)
+	}
+	// Decoding the Variables costs a few MiB; allow a small multiple of the budget.
+	if got := after.TotalAlloc - before.TotalAlloc; got > 48<<20 {
+		t.Errorf("run allocated %d MiB under a %d MiB memory budget (err %v)", got>>20, lim.MaxMemoryBytes>>20, err)
 	}
 }
