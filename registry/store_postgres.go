@@ -23,6 +23,9 @@ type PostgresOptions struct {
 	DSN    string       // connection string; required
 	Schema string       // schema to use (created if missing); or "" for the DSN's search_path
 	Logger *slog.Logger // or nil
+	// BeforeConnect adjusts the config of each new connection (a rotated
+	// password); or nil.
+	BeforeConnect func(context.Context, *pgx.ConnConfig) error
 }
 
 // PostgresStore is the Store of a cluster: PostgreSQL through a pgx pool,
@@ -48,6 +51,7 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*PostgresStore, error
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = o.Schema
 	}
+	cfg.BeforeConnect = o.BeforeConnect
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("registry postgres: %w", err)

@@ -108,7 +108,7 @@ type JetStreamConfig struct {
 // PostgresConfig holds the database connection. The DSN is a secret: it
 // comes from AVAP_POSTGRES_DSN or dsn_file, never from the config file.
 type PostgresConfig struct {
-	DSN     Secret `koanf:"dsn" help:"connection string (secret: env only)"`
+	DSN     Secret `koanf:"dsn" reload:"password" help:"connection string (secret: env only)"`
 	DSNFile string `koanf:"dsn_file" help:"file holding the connection string"`
 
 	DSNVault string `koanf:"dsn_vault" help:"Vault KV v2 reference <path>#<key> of the connection string (secrets_vault.go)"`

@@ -14,7 +14,8 @@ import (
 // configChange is one leaf key whose value differs between two configs.
 type configChange struct {
 	Key    string
-	Reload bool // allowed at run time (reload:"true" on the field or a parent)
+	Reload bool   // allowed at run time (reload:"true" on the field or a parent)
+	Note   string // logged when applied (e.g. "postgres password rotated"); or ""
 }
 
 // diffConfig lists the keys that differ between a and b, in schema order.
@@ -34,7 +35,13 @@ func diffConfig(a, b *Config) []configChange {
 				continue
 			}
 			if !reflect.DeepEqual(x.Field(i).Interface(), y.Field(i).Interface()) {
-				out = append(out, configChange{Key: key, Reload: r})
+				c := configChange{Key: key, Reload: r}
+				// reload:"password": a DSN whose password alone changed
+				// (new connections take it: secrets_pg.go).
+				if !r && f.Tag.Get("reload") == "password" && passwordOnlyChange(x.Field(i).String(), y.Field(i).String()) {
+					c.Reload, c.Note = true, strings.TrimSuffix(key, ".dsn")+" password rotated"
+				}
+				out = append(out, c)
 			}
 		}
 	}
@@ -126,6 +133,11 @@ func (h *configHolder) reload() error {
 		fn(old, cur)
 	}
 	h.cur.Store(cur)
+	for _, c := range changes {
+		if c.Note != "" {
+			h.log.Info(c.Note, "key", c.Key)
+		}
+	}
 	if len(applied) == 0 {
 		applied = []string{"none"}
 	}

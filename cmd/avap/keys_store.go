@@ -29,8 +29,15 @@ type keyStore interface {
 
 // openKeyStore opens the store the config names.
 func openKeyStore(ctx context.Context, cfg *Config) (keyStore, error) {
+	return openKeyStoreLive(ctx, cfg, nil)
+}
+
+// openKeyStoreLive is openKeyStore for a long-lived store: new PostgreSQL
+// connections take the password of the running config (secrets_pg.go);
+// h nil = the password of cfg.
+func openKeyStoreLive(ctx context.Context, cfg *Config, h *configHolder) (keyStore, error) {
 	if dsn := cfg.Postgres.DSN.Reveal(); dsn != "" {
-		return openPGKeyStore(ctx, dsn)
+		return openPGKeyStore(ctx, dsn, h)
 	}
 	return &fileKeyStore{path: filepath.Join(cfg.DataDir, "api_keys.json")}, nil
 }
@@ -116,8 +123,15 @@ type pgKeyStore struct{ pool *pgxpool.Pool }
 
 const pgKeysTable = "avap_api_keys"
 
-func openPGKeyStore(ctx context.Context, dsn string) (*pgKeyStore, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+func openPGKeyStore(ctx context.Context, dsn string, h *configHolder) (*pgKeyStore, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("postgres: invalid connection string") // pgx's message may quote the password
+	}
+	if h != nil {
+		cfg.BeforeConnect = pgBeforeConnect(h)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

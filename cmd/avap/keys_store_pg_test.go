@@ -79,7 +79,7 @@ func TestPGKeyStore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	st, err := openPGKeyStore(ctx, dsn)
+	st, err := openPGKeyStore(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestPGKeyStore(t *testing.T) {
 
 	// A second store on the same database (another process) sees it all;
 	// opening again is harmless.
-	st2, err := openPGKeyStore(ctx, dsn)
+	st2, err := openPGKeyStore(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestPGKeyStore(t *testing.T) {
 func TestPGKeyStoreBadDSN(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := openPGKeyStore(ctx, "host=127.0.0.1 port=1 user=nobody dbname=none connect_timeout=1"); err == nil {
+	if _, err := openPGKeyStore(ctx, "host=127.0.0.1 port=1 user=nobody dbname=none connect_timeout=1", nil); err == nil {
 		t.Fatal("openPGKeyStore succeeded against a closed port")
 	}
 }

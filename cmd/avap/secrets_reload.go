@@ -39,3 +39,14 @@ func watchCallbackSecret(w wiring, r *executor.JobRunner) {
 	})
 	r.SetCallbackSecret([]byte(w.Config.Current().Jobs.CallbackSecret.Reveal()))
 }
+
+// restartReason says why a rotated secret is not applied on reload.
+func restartReason(key string) string {
+	switch key {
+	case "sentry.dsn":
+		return "it needs a restart (the Sentry client is set up once at start; error reports keep going to the old DSN)"
+	case "postgres.dsn":
+		return "it needs a restart (only a password change applies on reload; host, port, database, user or options changed)"
+	}
+	return "it needs a restart"
+}

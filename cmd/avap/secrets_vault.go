@@ -267,9 +267,9 @@ func newVaultClient(ctx context.Context, vc VaultConfig) (*vault.Client, error) 
 // running value in cur, so the rest of the reload applies; the returned
 // warnings name each such field (never the value).
 func keepRotatedSecrets(old, cur *Config) []string {
-	reloadable := map[string]bool{}
-	for _, k := range configKeys() {
-		reloadable[k.Key] = k.Reload
+	reloadable := map[string]bool{} // changed keys a reload applies (a postgres.dsn password too)
+	for _, c := range diffConfig(old, cur) {
+		reloadable[c.Key] = c.Reload
 	}
 	prev := map[string]vaultField{}
 	for _, f := range vaultFields(old) {
@@ -282,7 +282,7 @@ func keepRotatedSecrets(old, cur *Config) []string {
 			continue
 		}
 		*f.Value = *p.Value
-		warnings = append(warnings, fmt.Sprintf("%s changed in Vault (%s): it needs a restart, the running value stays until then", f.Key, f.RefKey))
+		warnings = append(warnings, fmt.Sprintf("%s changed in Vault (%s): %s, the running value stays until then", f.Key, f.RefKey, restartReason(f.Key)))
 	}
 	return warnings
 }

@@ -127,6 +127,7 @@ func writeVaultFile(t *testing.T, dir, name, body string) string {
 const (
 	vaultDSN1 = "postgres://avap:first-Secret-7Q@db:5432/avap"
 	vaultDSN2 = "postgres://avap:rotated-Secret-9Z@db:5432/avap"
+	vaultDSN3 = "postgres://avap:third-Secret-4K@db2:5432/avap"
 )
 
 func TestVaultTokenAuth(t *testing.T) {
@@ -253,18 +254,31 @@ func TestVaultRotationOnReload(t *testing.T) {
 	if f.reads != readsBefore+1 {
 		t.Errorf("reload read Vault %d times, want 1", f.reads-readsBefore)
 	}
-	if cur := h.Current(); cur.Log.Level != "debug" || cur.Postgres.DSN.Reveal() != vaultDSN1 {
-		t.Errorf("after reload: log.level %q, postgres.dsn rotated=%v; want debug and the running DSN kept",
+	// Only the password differs: applied (new connections take it, secrets_pg.go).
+	if cur := h.Current(); cur.Log.Level != "debug" || cur.Postgres.DSN.Reveal() != vaultDSN2 {
+		t.Errorf("after reload: log.level %q, postgres.dsn rotated=%v; want debug and the rotated password applied",
 			cur.Log.Level, cur.Postgres.DSN.Reveal() == vaultDSN2)
 	}
-	if !strings.Contains(logs.String(), "postgres.dsn changed in Vault (postgres.dsn_vault): it needs a restart") {
-		t.Errorf("no rotation warning in the log:\n%s", logs.String())
+	if !strings.Contains(logs.String(), `msg="postgres password rotated" key=postgres.dsn`) {
+		t.Errorf("no rotation line in the log:\n%s", logs.String())
+	}
+
+	// Another host: needs a restart; the running DSN stays, with a warning.
+	f.set("avap/prod", "dsn", vaultDSN3)
+	if err := h.Reload(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, logs.String())
+	}
+	if cur := h.Current(); cur.Postgres.DSN.Reveal() != vaultDSN2 {
+		t.Errorf("host change applied on reload (host rotated=%v); want the running DSN kept", cur.Postgres.DSN.Reveal() == vaultDSN3)
+	}
+	if !strings.Contains(logs.String(), "postgres.dsn changed in Vault (postgres.dsn_vault): it needs a restart (only a password change applies on reload") {
+		t.Errorf("no restart warning in the log:\n%s", logs.String())
 	}
 	// A fresh load (what a restart does) gets the rotated value.
-	if res, err := load(); err != nil || res.Config.Postgres.DSN.Reveal() != vaultDSN2 {
+	if res, err := load(); err != nil || res.Config.Postgres.DSN.Reveal() != vaultDSN3 {
 		t.Errorf("load after rotation: %v", err)
 	}
-	for _, secret := range []string{"first-Secret-7Q", "rotated-Secret-9Z"} {
+	for _, secret := range []string{"first-Secret-7Q", "rotated-Secret-9Z", "third-Secret-4K"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("log shows a secret value:\n%s", logs.String())
 		}
@@ -285,7 +299,7 @@ func TestKeepRotatedSecrets(t *testing.T) {
 	old.Sentry.DSNVault, cur.Sentry.DSNVault = "s#dsn", "s#dsn"
 	old.Sentry.DSN, cur.Sentry.DSN = "https://k1@sentry/1", "https://k2@sentry/1"
 	w := keepRotatedSecrets(old, cur)
-	if len(w) != 1 || !strings.Contains(w[0], "sentry.dsn changed in Vault") || cur.Sentry.DSN != "https://k1@sentry/1" || cur.Postgres.DSN != "y" {
+	if len(w) != 1 || !strings.Contains(w[0], "sentry.dsn changed in Vault (sentry.dsn_vault): it needs a restart (the Sentry client is set up once at start") || cur.Sentry.DSN != "https://k1@sentry/1" || cur.Postgres.DSN != "y" {
 		t.Errorf("warnings %q, sentry kept=%v, postgres %q", w, cur.Sentry.DSN == old.Sentry.DSN, cur.Postgres.DSN.Reveal())
 	}
 	var keys []string

@@ -238,7 +238,8 @@ func (d *durable) startSink(ctx context.Context, cfg *Config) error {
 		opts.Locks = locks
 	}
 	if dsn := cfg.Postgres.DSN.Reveal(); dsn != "" {
-		db, err := postgres.Open(ctx, postgres.Options{DSN: dsn, Logger: d.w.Log.With("part", "postgres")})
+		db, err := postgres.Open(ctx, postgres.Options{DSN: dsn, Logger: d.w.Log.With("part", "postgres"),
+			BeforeConnect: pgBeforeConnect(d.w.Config)}) // rotated password (secrets_pg.go)
 		if err != nil {
 			return err
 		}

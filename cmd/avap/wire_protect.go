@@ -78,7 +78,7 @@ func (e *edgeProtect) syncKeys(ctx context.Context, cfg *Config) {
 		err := func() error {
 			var err error
 			if store == nil {
-				if store, err = openKeyStore(ctx, cfg); err != nil {
+				if store, err = openKeyStoreLive(ctx, cfg, e.w.Config); err != nil {
 					return err
 				}
 			}

@@ -101,7 +101,8 @@ func (u *registryUnit) start(ctx context.Context) error {
 		return err
 	}
 	if dsn := cfg.Postgres.DSN.Reveal(); dsn != "" {
-		u.store, err = registry.OpenPostgres(ctx, registry.PostgresOptions{DSN: dsn, Logger: u.w.Log})
+		u.store, err = registry.OpenPostgres(ctx, registry.PostgresOptions{DSN: dsn, Logger: u.w.Log,
+			BeforeConnect: pgBeforeConnect(u.w.Config)}) // rotated password (secrets_pg.go)
 		if err == nil {
 			u.store = guardStore(u.w.Breakers, u.store) // circuit breaker (mesh.go)
 		}

@@ -58,6 +58,11 @@ type Options struct {
 	ConnectTimeout    time.Duration // bound on dialing one connection; 0 = default
 	Schema            string        // search_path to use (tests: a throwaway schema); or ""
 	Logger            *slog.Logger  // or nil
+	// BeforeConnect adjusts the config of each new connection (a rotated
+	// password: cmd/avap sets the current one); or nil. Connections already
+	// open keep theirs until recycled (pgx's MaxConnLifetime, 1h, or
+	// pool_max_conn_lifetime in the DSN).
+	BeforeConnect func(context.Context, *pgx.ConnConfig) error
 }
 
 // DB is an open pool.
@@ -120,6 +125,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.SlowQuery > 0 {
 		cfg.ConnConfig.Tracer = &slowQueryTracer{threshold: opts.SlowQuery, log: opts.Logger}
 	}
+	cfg.BeforeConnect = opts.BeforeConnect
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pool: %w", err)
