@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/avapmesh/avap/bus"
@@ -64,6 +65,11 @@ type ConnectorOptions struct {
 	ReadOnly         bool          // every statement runs in a READ ONLY transaction
 	StatementTimeout time.Duration // per statement; 0 = DefaultStatementTimeout (always within the run's deadline)
 	MaxConns         int32         // pool size; 0 = DefaultMaxConns
+	// BeforeConnect adjusts the config of each new connection of the
+	// pool (cmd/avap sets a password rotated on reload); or nil.
+	// Connections already open keep theirs until recycled (pgx's
+	// MaxConnLifetime, 1h, or pool_max_conn_lifetime in the DSN).
+	BeforeConnect func(context.Context, *pgx.ConnConfig) error
 }
 
 // Host implements the commands that leave the process (vm.Host):

@@ -78,6 +78,7 @@ func (h *Host) pool(name string) (*pgxpool.Pool, ConnectorOptions, error) {
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	cfg.ConnConfig.RuntimeParams["application_name"] = "avap-executor"
 	cfg.AfterRelease = resetSession
+	cfg.BeforeConnect = c.BeforeConnect
 	p, err := pgxpool.NewWithConfig(context.WithoutCancel(context.Background()), cfg)
 	if err != nil {
 		return nil, c, fmt.Errorf("connector %q: %w", name, err)

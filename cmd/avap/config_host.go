@@ -89,20 +89,31 @@ func (c *Config) hostOptions() (executor.HostOptions, error) {
 		Connectors:       map[string]executor.ConnectorOptions{},
 	}
 	for name, k := range c.Executor.Connectors {
-		var dsn string
-		if k.DSNFile != "" {
-			b, err := os.ReadFile(k.DSNFile)
-			if err != nil {
-				return o, fmt.Errorf("executor.connectors.%s.dsn_file: %w", name, err)
-			}
-			dsn = strings.TrimSpace(string(b))
-		} else if dsn = os.Getenv(k.DSNEnv); dsn == "" {
-			return o, fmt.Errorf("executor.connectors.%s.dsn_env: environment variable %s is empty", name, k.DSNEnv)
+		dsn, err := k.readDSN(name)
+		if err != nil {
+			return o, err
 		}
 		o.Connectors[name] = executor.ConnectorOptions{DSN: dsn, ReadOnly: k.ReadOnly,
 			StatementTimeout: k.StatementTimeout, MaxConns: k.MaxConns}
 	}
 	return o, nil
+}
+
+// readDSN reads the connector's DSN from its file or environment variable
+// (at start, and again on every reload: secrets_connectors.go).
+func (k ConnectorConfig) readDSN(name string) (string, error) {
+	if k.DSNFile != "" {
+		b, err := os.ReadFile(k.DSNFile)
+		if err != nil {
+			return "", fmt.Errorf("executor.connectors.%s.dsn_file: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	dsn := os.Getenv(k.DSNEnv)
+	if dsn == "" {
+		return "", fmt.Errorf("executor.connectors.%s.dsn_env: environment variable %s is empty", name, k.DSNEnv)
+	}
+	return dsn, nil
 }
 
 // validateProjectPrefix checks http.project_prefix: "/" and one or more

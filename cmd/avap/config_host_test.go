@@ -57,7 +57,7 @@ executor:
 	if len(res.Warnings) != 0 {
 		t.Errorf("warnings: %v", res.Warnings)
 	}
-	h, err := newHost(c, nil, nil)
+	h, err := newHost(c, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

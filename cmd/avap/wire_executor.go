@@ -17,7 +17,7 @@ func newExecutor(w wiring) (component, error) {
 	}
 	aud := newAuditEmitter(w) // nil when audit is off
 	// RequestGet/RequestPost and SQL connectors (wire_host.go).
-	host, err := newHost(cfg, w.Log, w.Breakers)
+	host, err := newHost(cfg, w.Log, w.Breakers, w.Config)
 	if err != nil {
 		return nil, err
 	}
