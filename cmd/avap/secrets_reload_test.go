@@ -147,3 +147,24 @@ func TestSecretRotationOnReload(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsRedactedInDigest: the values a reload may rotate never reach
+// the config digest (--check-config, backups).
+func TestSecretsRedactedInDigest(t *testing.T) {
+	c := defaultConfig()
+	c.Debug.AdminToken = "digest-admin-token-0123456789"
+	c.Jobs.CallbackSecret = "digest-callback-key"
+	c.Postgres.DSN = "postgres://u:digest-pg-pw@db/app"
+	c.Sentry.DSN = "https://digest-key@sentry.example/1"
+	d := digestValues(c)
+	for _, k := range []string{"debug.admin_token", "jobs.callback_secret", "postgres.dsn", "sentry.dsn"} {
+		if d[k] != redacted {
+			t.Errorf("digest %s = %q, want %s", k, d[k], redacted)
+		}
+	}
+	for k, v := range d {
+		if strings.Contains(v, "digest-") {
+			t.Errorf("digest %s shows a secret", k)
+		}
+	}
+}
