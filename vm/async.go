@@ -43,6 +43,13 @@ import (
 // a chunk.
 const stepChunk = checkEvery
 
+// minStepChunk is the first draw of a machine from the pool, and its draw
+// after it blocked (yieldSteps); each draw doubles up to stepChunk. Tasks
+// that run a few steps and wait (a fan-out of Host calls) then hold little
+// of the pool between their start and their wait: 40 tasks drawing 4096
+// each at once would exhaust MaxSteps 100,000 having run a few hundred.
+const minStepChunk = 64
+
 // childCost is charged to the memory budget for every task started, on top
 // of its stack and the snapshot of the variables (a goroutine and a Machine).
 const childCost = 8 << 10
@@ -117,20 +124,21 @@ func (m *Machine) share() *runShared {
 	sh.childSteps.Store(0)
 	sh.goSeq = 0
 	m.stepCap = m.steps
+	m.chunk = minStepChunk
 	m.sh = sh
 	m.kids.Store(sh)
 	return sh
 }
 
-// reserve grants up to stepChunk steps from the run's pool; 0 when it is
+// reserve grants up to want steps from the run's pool; 0 when it is
 // exhausted.
-func (sh *runShared) reserve(max int64) int64 {
+func (sh *runShared) reserve(max, want int64) int64 {
 	for {
 		g := sh.steps.Load()
 		if g >= max {
 			return 0
 		}
-		a := min(stepChunk, max-g)
+		a := min(want, max-g)
 		if sh.steps.CompareAndSwap(g, g+a) {
 			return a
 		}
@@ -149,6 +157,7 @@ func (m *Machine) yieldSteps() {
 			sh.steps.Add(-left)
 			m.stepCap = m.steps
 		}
+		m.chunk = minStepChunk
 	}
 }
 
@@ -203,6 +212,7 @@ func (m *Machine) spawn(fi int, args []Value) (Value, error) {
 	cm.ctx, cm.deadline, cm.prog, cm.in, cm.lim = m.ctx, m.deadline, m.prog, m.in, m.lim
 	cm.sh = sh
 	cm.steps, cm.stepCap, cm.mem, cm.outBytes = 0, 0, 0, 0
+	cm.chunk = minStepChunk
 	cm.nextCheck = checkEvery
 	cm.armed = true // the root's bridges cancel the tasks; tasks poll at checkpoints
 	need := fn.NumLocals + fn.MaxStack + initialStack

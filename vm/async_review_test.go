@@ -17,13 +17,16 @@ import (
 // 53378da).
 
 // A go() task starts a go_async block and gathers it; its result comes back.
+// (Task ids are per run: two tasks using the same id at once would take
+// each other's blocks, hence one id per call.)
 func TestReviewAsyncNestedInGo(t *testing.T) {
 	res, err := run(t, `g = 3
 function f(n){
-  go_async(inner)
+  id = "inner${n}"
+  go_async(id)
     y = g * 2
   end()
-  gather(inner, 5)
+  gather(id, 5)
   return(y + n)
 }
 h1 = go(f, 2)

@@ -812,11 +812,15 @@ func (m *Machine) interrupt(steps int64) error {
 		if m.sh == nil {
 			return fatal(ErrStepLimit)
 		}
-		a := m.sh.reserve(m.lim.MaxSteps) // a run with tasks: draw from the shared pool
+		// A run with tasks: draw from the shared pool, in draws that double
+		// from minStepChunk up to stepChunk.
+		m.chunk = min(max(m.chunk, minStepChunk), stepChunk)
+		a := m.sh.reserve(m.lim.MaxSteps, m.chunk)
 		if a == 0 {
 			return fatal(ErrStepLimit)
 		}
 		m.stepCap = steps + a
+		m.chunk *= 2
 	}
 	if steps >= m.nextCheck {
 		return m.checkpoint()

@@ -36,6 +36,7 @@ type Machine struct {
 	lim      Limits
 	steps    int64
 	stepCap  int64 // steps this machine may reach before drawing more (MaxSteps without tasks)
+	chunk    int64 // size of its next draw from the run's step pool (async.go)
 	mem      int64
 	sh       *runShared // shared budgets of a run with tasks (async.go); nil without
 	shared   *runShared // kept for reuse by later runs
