@@ -140,8 +140,9 @@ type LimitsConfig struct {
 // DebugConfig holds diagnostics that are off in production.
 type DebugConfig struct {
 	Pprof      bool   `koanf:"pprof" help:"serve net/http/pprof on the HTTP address under /debug/pprof (admin networks only)"`
-	AdminToken Secret `koanf:"admin_token" reload:"true" help:"bearer token of /debug/* (pprof, /debug/vars); empty = loopback clients only (secret: env only)"`
+	AdminToken Secret `koanf:"admin_token" reload:"true" help:"bearer token of /debug/* (pprof, /debug/vars); empty = loopback clients only (secret: env, admin_token_file or admin_token_vault)"`
 
+	AdminTokenFile  string `koanf:"admin_token_file" reload:"true" help:"file holding debug.admin_token (e.g. a mounted Kubernetes Secret); re-read on every load (secrets_file.go)"`
 	AdminTokenVault string `koanf:"admin_token_vault" reload:"true" help:"Vault KV v2 reference <path>#<key> of debug.admin_token"`
 }
 

@@ -354,7 +354,8 @@ func (c *Config) resolve() []string {
 			c.Postgres.DSN = Secret(strings.TrimSpace(string(b)))
 		}
 	}
-	problems = append(problems, c.resolveVault()...) // *_vault references (secrets_vault.go)
+	problems = append(problems, c.resolveSecretFiles()...) // *_file of the other secrets (secrets_file.go)
+	problems = append(problems, c.resolveVault()...)       // *_vault references (secrets_vault.go)
 	return problems
 }
 

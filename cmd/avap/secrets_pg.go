@@ -58,7 +58,7 @@ func dsnWithoutPassword(dsn string) (string, error) {
 }
 
 // parseKeyValueDSN splits a libpq key=value connection string: values are
-// bare (backslash escapes) or single-quoted ('' never; \' and \\ escapes).
+// bare or single-quoted; a backslash escapes the next byte in both.
 func parseKeyValueDSN(s string) (map[string]string, error) {
 	out := map[string]string{}
 	bad := errors.New("invalid key=value connection string")

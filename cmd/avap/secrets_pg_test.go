@@ -30,11 +30,11 @@ func TestPasswordOnlyChange(t *testing.T) {
 		{"postgres://u@db/app?password=p1&sslmode=disable", "postgres://u@db/app?sslmode=disable&password=p2", true},
 		{"host=db user=u password=p1 dbname=app", "host=db  dbname=app user=u password='p 2\\''", true},
 		{"host=db user=u password=p1 dbname=app", "host=db user=u dbname=app", true}, // password dropped: still only the password
-		{"postgres://u:p1@db:5432/app", "postgres://u:p1@db:5432/app", false},            // no change
-		{"postgres://u:p1@db:5432/app", "postgres://u:p2@db2:5432/app", false},           // host
-		{"postgres://u:p1@db:5432/app", "postgres://u:p2@db:5433/app", false},            // port
-		{"postgres://u:p1@db:5432/app", "postgres://v:p2@db:5432/app", false},            // user
-		{"postgres://u:p1@db:5432/app", "postgres://u:p2@db:5432/other", false},          // database
+		{"postgres://u:p1@db:5432/app", "postgres://u:p1@db:5432/app", false},        // no change
+		{"postgres://u:p1@db:5432/app", "postgres://u:p2@db2:5432/app", false},       // host
+		{"postgres://u:p1@db:5432/app", "postgres://u:p2@db:5433/app", false},        // port
+		{"postgres://u:p1@db:5432/app", "postgres://v:p2@db:5432/app", false},        // user
+		{"postgres://u:p1@db:5432/app", "postgres://u:p2@db:5432/other", false},      // database
 		{"postgres://u:p1@db/app?sslmode=require", "postgres://u:p2@db/app?sslmode=disable", false},
 		{"host=db user=u password=p1", "host=db2 user=u password=p2", false},
 		{"host=db user=u password=p1", "postgres://u:p2@db", false}, // other form: not compared

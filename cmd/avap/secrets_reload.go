@@ -5,7 +5,8 @@ import (
 	"github.com/avapmesh/avap/executor"
 )
 
-// Secrets that a reload (SIGHUP) applies without a restart. Each is
+// Secrets that a reload (SIGHUP) applies without a restart. A reload
+// reads *_file keys (secrets_file.go) and Vault again; each of these is
 // tagged reload:"true" (or, for postgres.dsn, reload:"password") so the
 // reload machinery accepts the change, and a hook here pushes the new
 // value into the component that holds it in an atomic value. Values

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/avapmesh/avap/executor"
 )
 
@@ -166,5 +168,81 @@ func TestSecretsRedactedInDigest(t *testing.T) {
 		if strings.Contains(v, "digest-") {
 			t.Errorf("digest %s shows a secret", k)
 		}
+	}
+}
+
+// TestAdminTokenFileRotation: debug.admin_token from a file (a mounted
+// Kubernetes Secret); the file is rotated and a reload makes the edge of
+// any role take the new token and refuse the old one.
+func TestAdminTokenFileRotation(t *testing.T) {
+	const tok1, tok2 = "file-admin-token-AAAA1111", "file-admin-token-BBBB2222"
+	dir := t.TempDir()
+	tokFile := writeVaultFile(t, dir, "admin-token", tok1+"\n")
+	src := configSource{Env: []string{"AVAP_DEBUG_ADMIN_TOKEN_FILE=" + tokFile, "AVAP_HTTP_ADDR=127.0.0.1:0"}}
+	load := func() (*loadResult, error) { return loadConfig(src) }
+	res, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	h := newConfigHolder(res.Config, load, log)
+	c, err := newHealthServer(wiring{Log: log, Config: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := c.(interface{ App() *fiber.App }).App()
+	status := func(tok string) int {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/debug/vars", nil) // RemoteAddr 192.0.2.1: not loopback
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if a, b := status(tok1), status(tok2); a != 200 || b != 401 {
+		t.Fatalf("before rotation: %d %d", a, b)
+	}
+	writeVaultFile(t, dir, "admin-token", tok2+"\n")
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := status(tok1), status(tok2); a != 401 || b != 200 {
+		t.Errorf("after rotation: old token %d, new token %d; want 401, 200", a, b)
+	}
+	if strings.Contains(logs.String(), tok1) || strings.Contains(logs.String(), tok2) {
+		t.Errorf("log shows the token:\n%s", logs.String())
+	}
+	// Both sources at once is an error naming the keys.
+	src.Env = append(src.Env, "AVAP_DEBUG_ADMIN_TOKEN="+tok1)
+	if _, err := load(); err == nil || !strings.Contains(err.Error(), "debug.admin_token_file: debug.admin_token is set too") {
+		t.Errorf("token and token file: %v", err)
+	}
+}
+
+// TestCallbackSecretFile: jobs.callback_secret from a file, re-read and
+// applied by a reload; an empty file is an error naming the key.
+func TestCallbackSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	f := writeVaultFile(t, dir, "cb", "cb-file-key-1\n")
+	src := configSource{Env: []string{"AVAP_JOBS_CALLBACK_SECRET_FILE=" + f}}
+	load := func() (*loadResult, error) { return loadConfig(src) }
+	res, err := load()
+	if err != nil || res.Config.Jobs.CallbackSecret.Reveal() != "cb-file-key-1" {
+		t.Fatalf("load: %v", err)
+	}
+	h := newConfigHolder(res.Config, load, slog.New(slog.DiscardHandler))
+	var pushed string
+	h.OnReload(func(_, cur *Config) { pushed = cur.Jobs.CallbackSecret.Reveal() })
+	writeVaultFile(t, dir, "cb", "cb-file-key-2\n")
+	if err := h.Reload(); err != nil || pushed != "cb-file-key-2" || h.Current().Jobs.CallbackSecret.Reveal() != "cb-file-key-2" {
+		t.Errorf("reload: %v, hook saw the rotated key %v", err, pushed == "cb-file-key-2")
+	}
+	writeVaultFile(t, dir, "cb", "\n")
+	if _, err := load(); err == nil || !strings.Contains(err.Error(), "jobs.callback_secret_file: "+f+" is empty") {
+		t.Errorf("empty file: %v", err)
 	}
 }

@@ -56,7 +56,7 @@ func newEdge(w wiring) (component, error) {
 	if err != nil {
 		return nil, err
 	}
-	watchAdminToken(w, s) // debug.admin_token is reloadable (secrets_reload.go)
+	watchAdminToken(w, s)                                                             // debug.admin_token is reloadable (secrets_reload.go)
 	observeProtect(w, s)                                                              // guard and rate-limit metrics (telemetry_more.go)
 	mm := withMeshMember(w, roleEdge, withProtect(w, withEmitter(w, s, aud), s), nil) // wire_protect.go, heartbeats (mesh.go)
 	if m, ok := mm.(*meshMember); ok {

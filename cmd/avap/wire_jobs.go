@@ -26,11 +26,12 @@ type JobsConfig struct {
 	DLQRetention        time.Duration `koanf:"dlq_retention" help:"how long dead letters are kept"`
 	MaxQueued           int64         `koanf:"max_queued" help:"queued jobs per priority before submissions answer 503"`
 	IdempotencyTTL      time.Duration `koanf:"idempotency_ttl" help:"how long an Idempotency-Key response is replayed"`
-	CallbackSecret      Secret        `koanf:"callback_secret" reload:"true" help:"HMAC-SHA256 key signing callbacks (secret: env only); callbacks fail without it"`
+	CallbackSecret      Secret        `koanf:"callback_secret" reload:"true" help:"HMAC-SHA256 key signing callbacks (secret: env, callback_secret_file or callback_secret_vault); callbacks fail without it"`
 	CallbackTimeout     time.Duration `koanf:"callback_timeout" help:"bound on one callback delivery"`
 	CallbackMaxAttempts int           `koanf:"callback_max_attempts" help:"deliveries of one callback before it is marked failed"`
 	CallbackAllow       []string      `koanf:"callback_allow" help:"hosts/CIDRs callbacks may reach beyond public addresses (same syntax as the egress allow list)"`
 
+	CallbackSecretFile  string `koanf:"callback_secret_file" reload:"true" help:"file holding jobs.callback_secret (e.g. a mounted Kubernetes Secret); re-read on every load (secrets_file.go)"`
 	CallbackSecretVault string `koanf:"callback_secret_vault" reload:"true" help:"Vault KV v2 reference <path>#<key> of jobs.callback_secret"`
 }
 
