@@ -73,10 +73,10 @@ type runShared struct {
 
 	wg sync.WaitGroup // running task goroutines
 
-	mu       sync.Mutex // guards the fields below and the root's results, logs and outBytes
-	tasks    map[string]*task
-	live     []*child // every task started in this run
-	stopping bool     // the run is ending: tasks started now are cancelled at once
+	mu       sync.Mutex       // guards the fields below, every machine's tasks, and the root's results, logs and outBytes
+	tasks    map[string]*task // go() handles ("go:N", unique per run); go_async ids are in Machine.tasks
+	live     []*child         // every task started in this run
+	stopping bool             // the run is ending: tasks started now are cancelled at once
 	goSeq    int
 	free     []*Machine // machines of ended tasks, for reuse
 }
@@ -90,13 +90,17 @@ type task struct {
 
 // child is one task's machine and, once done is closed, its outcome.
 type child struct {
-	m    *Machine
-	gen  uint64
-	done chan struct{}
+	m     *Machine
+	gen   uint64
+	done  chan struct{}
+	ready sync.Mutex  // locked at spawn, unlocked once the task is registered (or the run ends): it runs from then on
+	went  atomic.Bool // start was called
+	id    string      // its go_async id or go() handle, set before start
 
-	result Value      // return value: the block's variables (a dict) or f's result
-	err    *EvalError // catchable error of the task, raised at gather
-	failed error      // fatal end of the task: the error gather returns
+	result Value       // return value: the block's variables (a dict) or f's result
+	merged []dictEntry // variables merged by the task's own gathers, as they were when it ended
+	err    *EvalError  // catchable error of the task, raised at gather
+	failed error       // fatal end of the task: the error gather returns
 }
 
 // childFailure is the cancellation cause a task that failed fatally gives
@@ -230,6 +234,9 @@ func (m *Machine) spawn(fi int, args []Value) (Value, error) {
 	cm.results, cm.logs, cm.errMsg = nil, nil, ""
 	cm.params, cm.body = undef, undef
 	cm.retVal = None
+	cm.parent = m
+	clear(cm.tasks)
+	cm.resetMerged()
 	// The task's copies of the global slots and of the names past the
 	// program's own (one per key of Input.Variables) are charged too: they
 	// can be far larger than its stack.
@@ -275,6 +282,8 @@ func (m *Machine) spawn(fi int, args []Value) (Value, error) {
 	cm.entryArgs = nargs
 
 	c := &child{m: cm, gen: cm.gen.Load(), done: make(chan struct{})}
+	c.ready.Lock()
+	cm.self = c
 	sh.mu.Lock()
 	sh.live = append(sh.live, c)
 	stopping := sh.stopping
@@ -290,6 +299,9 @@ func (m *Machine) spawn(fi int, args []Value) (Value, error) {
 // recycle returns an unused child machine to the free list.
 func (sh *runShared) recycle(cm *Machine) {
 	cm.release()
+	clear(cm.tasks)
+	cm.parent, cm.self = nil, nil
+	cm.resetMerged()
 	sh.mu.Lock()
 	if len(sh.free) < maxFreeChildren && cap(cm.stack) <= 1<<16 {
 		sh.free = append(sh.free, cm)
@@ -297,11 +309,21 @@ func (sh *runShared) recycle(cm *Machine) {
 	sh.mu.Unlock()
 }
 
+// start lets the task run: storeTask calls it once the task has its id,
+// so that the task finds itself when it gathers its own id; the end of the
+// run calls it for a task whose store never came.
+func (c *child) start() {
+	if c.went.CompareAndSwap(false, true) {
+		c.ready.Unlock()
+	}
+}
+
 // run executes the task on its goroutine and records its outcome.
 func (c *child) run(sh *runShared) {
 	cm := c.m
 	defer sh.wg.Done()
 	defer close(c.done)
+	c.ready.Lock() // wait for start
 	err := cm.execChild()
 	sh.childSteps.Add(cm.steps)
 	if left := cm.stepCap - cm.steps; left > 0 {
@@ -309,6 +331,7 @@ func (c *child) run(sh *runShared) {
 	}
 	if err == nil {
 		c.result = cm.retVal
+		c.merged = cm.mergedVars()
 		return
 	}
 	if !err.fatal {
@@ -345,6 +368,11 @@ func (m *Machine) stopChildren() {
 		return
 	}
 	sh.cancelAll(sh.rootGen, ErrCanceled)
+	sh.mu.Lock()
+	for _, c := range sh.live {
+		c.start()
+	}
+	sh.mu.Unlock()
 	sh.wg.Wait()
 	m.steps += sh.childSteps.Load()
 	m.mem = sh.mem.Load()
@@ -352,30 +380,30 @@ func (m *Machine) stopChildren() {
 	kids := sh.live
 	sh.live = nil
 	clear(sh.tasks)
+	clear(m.tasks)
 	sh.stopping = false
 	sh.root, sh.rootGen = nil, 0 // runs are numbered from 1
 	sh.mu.Unlock()
 	for _, c := range kids {
-		c.result, c.err, c.failed = None, nil, nil
+		c.result, c.merged, c.err, c.failed = None, nil, nil, nil
 		sh.recycle(c.m)
 	}
 	m.kids.Store(nil)
 	m.sh = nil
 }
 
-// addTask registers a task under id (replacing, and stopping, an earlier
-// task of the same id that was not gathered).
-func (m *Machine) addTask(id string, t *task) {
+// addTask registers a task under id in table (replacing, and stopping, an
+// earlier task of the same id that was not gathered). table is the
+// machine's own (go_async ids are scoped to the machine that starts them)
+// or the run's (go() handles).
+func (m *Machine) addTask(table *map[string]*task, id string, t *task) {
 	sh := m.sh
-	if sh == nil {
-		sh = m.share()
-	}
 	sh.mu.Lock()
-	if sh.tasks == nil {
-		sh.tasks = map[string]*task{}
+	if *table == nil {
+		*table = map[string]*task{}
 	}
-	old := sh.tasks[id]
-	sh.tasks[id] = t
+	old := (*table)[id]
+	(*table)[id] = t
 	sh.mu.Unlock()
 	if old != nil && old.c != nil {
 		old.c.m.cancelRun(old.c.gen, errTaskStopped)
@@ -403,10 +431,18 @@ func (m *Machine) storeTask(async bool, args []Value) (Value, error) {
 		if err != nil {
 			if t.c != nil {
 				t.c.m.cancelRun(t.c.gen, errTaskStopped)
+				t.c.start()
 			}
 			return None, err
 		}
-		m.addTask(id, t)
+		if m.sh == nil {
+			m.share()
+		}
+		m.addTask(&m.tasks, id, t)
+		if t.c != nil {
+			t.c.id = id
+			t.c.start()
+		}
 		return None, nil
 	}
 	if m.sh == nil {
@@ -416,8 +452,50 @@ func (m *Machine) storeTask(async bool, args []Value) (Value, error) {
 	m.sh.goSeq++
 	id := "go:" + strconv.Itoa(m.sh.goSeq)
 	m.sh.mu.Unlock()
-	m.addTask(id, t)
+	m.addTask(&m.sh.tasks, id, t)
+	if t.c != nil {
+		t.c.id = id
+		t.c.start()
+	}
 	return String(id), nil
+}
+
+// takeTask finds task id for a gather by m and removes it from its table:
+// first among the go_async tasks m started, then among those its ancestors
+// (the task that started m, up to the run's root) started, then among the
+// run's go() handles. nil when there is none; an error when it is m itself
+// (found, or not found any more because another gather took it, but the
+// id m was started with).
+func (m *Machine) takeTask(id string) (*task, error) {
+	sh := m.sh
+	if sh == nil {
+		return nil, nil
+	}
+	self := func() error {
+		return m.errorf("gather: task %s cannot wait for itself", string(appendPyQuote(nil, id)))
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var t *task
+	var table map[string]*task
+	for o := m; o != nil && t == nil; o = o.parent {
+		table = o.tasks
+		t = table[id]
+	}
+	if t == nil {
+		table = sh.tasks
+		if t = table[id]; t == nil {
+			if m.self != nil && m.self.id == id {
+				return nil, self()
+			}
+			return nil, nil
+		}
+	}
+	if t.c != nil && t.c == m.self {
+		return nil, self()
+	}
+	delete(table, id)
+	return t, nil
 }
 
 // gather returns the result of go() handle id, or merges the variables of
@@ -430,13 +508,9 @@ func (m *Machine) gather(idv Value, args []Value) (Value, error) {
 	if err != nil {
 		return None, err
 	}
-	var t *task
-	if sh := m.sh; sh != nil {
-		sh.mu.Lock()
-		if t = sh.tasks[id]; t != nil {
-			delete(sh.tasks, id)
-		}
-		sh.mu.Unlock()
+	t, err := m.takeTask(id)
+	if err != nil {
+		return None, err
 	}
 	if t == nil {
 		if m.in.Host != nil {
@@ -463,13 +537,56 @@ func (m *Machine) gather(idv Value, args []Value) (Value, error) {
 	if v.k != KindDict {
 		return None, m.errorf("go_async: bad block result")
 	}
-	for _, e := range v.dict().entries {
+	// The block's scope: what its own gathers merged, overlaid by its locals.
+	if t.c != nil {
+		m.mergeVars(t.c.merged)
+	}
+	m.mergeVars(v.dict().entries)
+	return None, nil
+}
+
+// mergeVars sets the globals of a gathered block's variables (names
+// starting with "_" excluded). In a task they are also noted as part of
+// the task's scope, so that gathering the task merges them too.
+func (m *Machine) mergeVars(entries []dictEntry) {
+	for _, e := range entries {
 		if strings.HasPrefix(e.key, "_") {
 			continue
 		}
-		m.setGlobal(m.slot(e.key, true), e.val)
+		i := m.slot(e.key, true)
+		m.setGlobal(i, e.val)
+		if m.self == nil {
+			continue
+		}
+		if m.mergedAt == nil {
+			m.mergedAt = map[int]struct{}{}
+		}
+		if _, ok := m.mergedAt[i]; !ok {
+			m.mergedAt[i] = struct{}{}
+			m.merged = append(m.merged, i)
+		}
 	}
-	return None, nil
+}
+
+// mergedVars returns the variables a task's gathers merged, with their
+// values when it ended.
+func (m *Machine) mergedVars() []dictEntry {
+	if len(m.merged) == 0 {
+		return nil
+	}
+	out := make([]dictEntry, 0, len(m.merged))
+	for _, i := range m.merged {
+		if v := m.globals[i]; v.k != kindUndef {
+			out = append(out, dictEntry{m.globalName(i), v})
+		}
+	}
+	return out
+}
+
+// resetMerged forgets the variables merged by a task's gathers.
+func (m *Machine) resetMerged() {
+	m.merged = m.merged[:0]
+	clear(m.mergedAt)
 }
 
 // await waits for task t to end, up to gather's timeout and the run's

@@ -17,8 +17,8 @@ import (
 // 53378da).
 
 // A go() task starts a go_async block and gathers it; its result comes back.
-// (Task ids are per run: two tasks using the same id at once would take
-// each other's blocks, hence one id per call.)
+// (Task ids are scoped to the task that starts them, so one id for both
+// calls would do too: see TestTaskIDsScopedPerTask.)
 func TestReviewAsyncNestedInGo(t *testing.T) {
 	res, err := run(t, `g = 3
 function f(n){

@@ -62,10 +62,19 @@ type Machine struct {
 	armed     bool
 	stopCtx   func() bool
 	timer     *time.Timer
-	entryArgs int    // arguments already in the entry frame (a go() task)
-	retVal    Value  // value returned by the entry frame (a task's result)
-	resDict   dict   // reused addResult dict
-	scratch   []byte // reused JSON buffer
+	entryArgs int // arguments already in the entry frame (a go() task)
+	// Tasks (async.go). tasks are the go_async tasks this machine started
+	// and not yet gathered (guarded by runShared.mu); parent is the machine
+	// that started this one and self its task (nil for a run's root);
+	// merged are the global slots its gathers merged, in order.
+	tasks    map[string]*task
+	parent   *Machine
+	self     *child
+	merged   []int
+	mergedAt map[int]struct{}
+	retVal   Value  // value returned by the entry frame (a task's result)
+	resDict  dict   // reused addResult dict
+	scratch  []byte // reused JSON buffer
 }
 
 // checkEvery is the number of steps between checkpoints of the slow path.
