@@ -295,7 +295,7 @@ const maxAuditBatch = 256
 // sends a batch that is not full.
 const auditLinger = 5 * time.Millisecond
 
-// run publishes queued events in batches: each message carries a JSON
+// run publishes queued events in batches: each message carries a msgpack
 // array of every event waiting in the buffer (up to maxAuditBatch), so
 // under load one JetStream publish serves hundreds of executions instead
 // of one. Batches carry no Nats-Msg-Id (the sink stores each event once by
@@ -309,14 +309,10 @@ func (a *AuditEmitter) run(js jetstream.JetStream) {
 		if len(batch) == 0 {
 			return
 		}
-		data, err := json.Marshal(batch)
+		data := appendAuditBatch(nil, batch) // msgpack (audit_codec.go); the message owns data
 		n := uint64(len(batch))
 		clear(batch)
 		batch = batch[:0]
-		if err != nil {
-			a.failed.Add(n)
-			return
-		}
 		msg := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{auditCountHeader: {strconv.FormatUint(n, 10)}}}
 		if _, err := js.PublishMsgAsync(msg); err != nil {
 			a.failed.Add(n)
@@ -410,7 +406,8 @@ func (a *AuditEmitter) Publish(ctx context.Context, ev AuditEvent) error {
 }
 
 // auditBatchKind is the subject token of batched event messages; their
-// payload is a JSON array of AuditEvent.
+// payload is a msgpack array of AuditEvent (a JSON array before 2026-11-27;
+// DecodeAuditEvents reads both).
 const auditBatchKind = "events"
 
 // auditCountHeader carries the number of events in a batch message.
@@ -427,9 +424,13 @@ func auditCount(m *nats.Msg) uint64 {
 }
 
 // DecodeAuditEvents decodes one audit stream message: a single JSON event
-// (published by Publish) or a JSON array of events (a batch from the
-// emitter's background publisher).
+// (published by Publish), a msgpack array of events (a batch from the
+// emitter's background publisher) or a JSON array of events (a batch of an
+// earlier version, e.g. from a restored backup).
 func DecodeAuditEvents(data []byte) ([]AuditEvent, error) {
+	if len(data) > 0 && (data[0]&0xf0 == 0x90 || data[0] == mpArray16 || data[0] == mpArray32) {
+		return decodeAuditBatch(data) // a msgpack batch (audit_codec.go)
+	}
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if len(data) > 0 && data[0] == '[' {
 		var evs []AuditEvent
