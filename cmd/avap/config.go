@@ -74,7 +74,7 @@ type HTTPConfig struct {
 // LogConfig configures logging.
 type LogConfig struct {
 	Level  string        `koanf:"level" reload:"true" help:"debug, info, warn or error"`
-	Format string        `koanf:"format" help:"text (colored on terminals) or json"`
+	Format string        `koanf:"format" help:"text (colored on terminals, logfmt otherwise) or json"`
 	File   LogFileConfig `koanf:"file"` // telemetry_config.go
 }
 
