@@ -15,7 +15,11 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultQueuePerWorker = 32
+	// DefaultQueuePerWorker matches edge.DefaultInFlightPerCPU, so on a
+	// serve node the edge's in-flight cap (a 503 before the body is read)
+	// is reached before this queue: bursts of an open-loop client at half
+	// the saturating rate overflowed a queue of 32 per worker.
+	DefaultQueuePerWorker = 256
 	DefaultCacheSize      = 4096
 	DefaultGracePeriod    = 10 * time.Second
 	// DefaultReplyMargin is subtracted from the caller's remaining time to

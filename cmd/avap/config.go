@@ -58,7 +58,7 @@ type HTTPConfig struct {
 	ShutdownDelay time.Duration        `koanf:"shutdown_delay" help:"on SIGTERM, report not ready this long before closing the listener"`
 	Grace         time.Duration        `koanf:"grace" help:"on SIGTERM, time in-flight requests get to finish"`
 	AccessLog     bool                 `koanf:"access_log" help:"log one line per request (5xx are always logged)"`
-	MaxInFlight   int                  `koanf:"max_in_flight" help:"execution requests served at once; more get 503 at once; 0 = 64 per CPU, -1 = no cap"`
+	MaxInFlight   int                  `koanf:"max_in_flight" help:"execution requests served at once (a quarter always; the rest only while the excess is younger than 20 ms, else 503 at once for 500 ms); 0 = 256 per CPU, -1 = no cap"`
 	ProjectPrefix string               `koanf:"project_prefix" help:"deployed projects answer at <prefix>/<project>/<path>"`
 	RateLimit     RateLimitConfig      `koanf:"rate_limit" reload:"true"`
 	RateShare     RateShareConfig      `koanf:"rate_share"` // config_protect.go
@@ -117,7 +117,7 @@ type PostgresConfig struct {
 // ExecutorConfig configures the executor role.
 type ExecutorConfig struct {
 	Workers   int           `koanf:"workers" help:"concurrent runs; 0 = GOMAXPROCS"`
-	QueueSize int           `koanf:"queue_size" help:"admission queue; 0 = 32 per worker"`
+	QueueSize int           `koanf:"queue_size" help:"admission queue; 0 = 256 per worker"`
 	Grace     time.Duration `koanf:"grace" help:"on SIGTERM, time in-flight runs get to finish"`
 	Limits    LimitsConfig  `koanf:"limits" reload:"true"`
 	MaxLimits LimitsConfig  `koanf:"max_limits"`
