@@ -577,8 +577,21 @@ func TestChaosMesh(t *testing.T) {
 			if missing > 0 {
 				t.Errorf("JetStream lost %d of %d keys", missing, nKeys)
 			}
-			if _, err := kv.Put(ctx, "after", []byte("x")); err != nil {
-				t.Errorf("write after nats restart: %v", err)
+			// Writable again: right after the restart the stream may be
+			// electing a leader (the restarted node rejoins its Raft
+			// groups), so a client retries for a bounded time.
+			tw := time.Now()
+			for {
+				_, err := kv.Put(ctx, "after", []byte("x"))
+				if err == nil {
+					notes = append(notes, fmt.Sprintf("bucket writable %s after the restart", time.Since(tw).Round(time.Millisecond)))
+					break
+				}
+				if time.Since(tw) > 15*time.Second {
+					t.Errorf("write after nats restart: still failing after 15s: %v", err)
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
 			return natsRec, notes
 		}))
