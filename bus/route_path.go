@@ -38,7 +38,7 @@ func ParseRoutePath(p string) (RoutePattern, error) {
 			if ok {
 				name, ok = strings.CutSuffix(name, "}")
 			}
-			if !ok || !isRouteIdent(name) {
+			if !ok || !IsIdentifier(name) {
 				return rp, fmt.Errorf("route path %q: segment %q: a parameter is {name}, a whole segment, name an identifier", p, s)
 			}
 			if seen[name] {
@@ -65,7 +65,11 @@ func ParseRoutePath(p string) (RoutePattern, error) {
 	return rp, nil
 }
 
-func isRouteIdent(s string) bool {
+// IsIdentifier reports whether s is an AVAP identifier as project
+// registrations use them (route parameters, function and variable names):
+// ASCII letters, digits and '_', not starting with a digit, at most 128
+// bytes.
+func IsIdentifier(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}

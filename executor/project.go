@@ -363,13 +363,13 @@ func routeOf(file string, call *syntax.CallExpr) (bus.Route, error) {
 			case *syntax.BasicLit:
 				n = el.Value
 			}
-			if !isIdentifier(n) {
+			if !bus.IsIdentifier(n) {
 				return r, bad(2, "middleware must be a list of function names")
 			}
 			r.Middleware = append(r.Middleware, n)
 		}
 	default:
-		if n, ok := text(2); ok && (n == "" || isIdentifier(n)) {
+		if n, ok := text(2); ok && (n == "" || bus.IsIdentifier(n)) {
 			if n != "" {
 				r.Middleware = []string{n}
 			}
@@ -383,24 +383,11 @@ func routeOf(file string, call *syntax.CallExpr) (bus.Route, error) {
 	if r.Description, ok = text(3); !ok {
 		return r, bad(3, "description must be text")
 	}
-	if r.Handler, ok = text(4); !ok || !isIdentifier(r.Handler) {
+	if r.Handler, ok = text(4); !ok || !bus.IsIdentifier(r.Handler) {
 		return r, bad(4, "handler must be a function name")
 	}
-	if r.Output, ok = text(5); !ok || r.Output != "" && !isIdentifier(r.Output) {
+	if r.Output, ok = text(5); !ok || r.Output != "" && !bus.IsIdentifier(r.Output) {
 		return r, bad(5, "output must be a variable name")
 	}
 	return r, nil
-}
-
-func isIdentifier(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
 }

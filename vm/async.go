@@ -729,12 +729,7 @@ func (m *Machine) snapshot(v Value, memo *map[unsafe.Pointer]Value, depth int) (
 		}
 		nd.entries = append(nd.entries, dictEntry{e.key, c})
 	}
-	if len(nd.entries) > dictIndexMin {
-		nd.index = make(map[string]int32, len(nd.entries)*2)
-		for i, e := range nd.entries {
-			nd.index[e.key] = int32(i)
-		}
-	}
+	nd.reindex()
 	return out, nil
 }
 

@@ -260,12 +260,7 @@ func (m *Machine) copyValue(v Value, depth int) (Value, error) {
 			}
 			nd.entries = append(nd.entries, dictEntry{e.key, c})
 		}
-		if len(nd.entries) > dictIndexMin {
-			nd.index = make(map[string]int32, len(nd.entries)*2)
-			for i, e := range nd.entries {
-				nd.index[e.key] = int32(i)
-			}
-		}
+		nd.reindex()
 		return dictValue(nd), nil
 	}
 	return v, nil

@@ -245,13 +245,22 @@ func (d *dict) set(key string, x Value) bool {
 	d.entries = append(d.entries, dictEntry{key, x})
 	if d.index != nil {
 		d.index[key] = int32(len(d.entries) - 1)
-	} else if len(d.entries) > dictIndexMin {
-		d.index = make(map[string]int32, len(d.entries)*2)
-		for i, e := range d.entries {
-			d.index[e.key] = int32(i)
-		}
+	} else {
+		d.reindex()
 	}
 	return true
+}
+
+// reindex builds the key index of a dict whose entries were appended
+// directly, once it has more than dictIndexMin keys.
+func (d *dict) reindex() {
+	if len(d.entries) <= dictIndexMin {
+		return
+	}
+	d.index = make(map[string]int32, len(d.entries)*2)
+	for i, e := range d.entries {
+		d.index[e.key] = int32(i)
+	}
 }
 
 // ToGo converts v to plain Go data: nil, bool, int64, float64, string,
