@@ -3,8 +3,8 @@ package main
 import "fmt"
 
 // Secret files besides postgres.dsn_file (config_load.go): the admin
-// token and the callback key may come from a file, typically a mounted
-// Kubernetes Secret. Files are read on every configuration load (start,
+// token, the callback key and the Sentry DSN may come from a file,
+// typically a mounted Kubernetes Secret. Files are read on every configuration load (start,
 // --check-config, SIGHUP), so a rotated file applies on reload; both
 // fields are reloadable (secrets_reload.go).
 
@@ -18,6 +18,7 @@ func (c *Config) resolveSecretFiles() []string {
 	}{
 		{"debug.admin_token", c.Debug.AdminTokenFile, &c.Debug.AdminToken},
 		{"jobs.callback_secret", c.Jobs.CallbackSecretFile, &c.Jobs.CallbackSecret},
+		{"sentry.dsn", c.Sentry.DSNFile, &c.Sentry.DSN},
 	} {
 		if f.file == "" {
 			continue

@@ -246,3 +246,31 @@ func TestCallbackSecretFile(t *testing.T) {
 		t.Errorf("empty file: %v", err)
 	}
 }
+
+// TestSentryDSNFile: sentry.dsn from a file; the environment and the file
+// together are refused; a changed file is a restart-only change (the
+// Sentry client is set up once), so the reload keeps the running config.
+func TestSentryDSNFile(t *testing.T) {
+	dir := t.TempDir()
+	f := writeVaultFile(t, dir, "sentry", "https://k1@sentry.example/1\n")
+	src := configSource{Env: []string{"AVAP_SENTRY_DSN_FILE=" + f}}
+	load := func() (*loadResult, error) { return loadConfig(src) }
+	res, err := load()
+	if err != nil || res.Config.Sentry.DSN.Reveal() != "https://k1@sentry.example/1" {
+		t.Fatalf("load: %v", err)
+	}
+	both := configSource{Env: []string{"AVAP_SENTRY_DSN_FILE=" + f, "AVAP_SENTRY_DSN=https://k0@sentry.example/1"}}
+	if _, err := loadConfig(both); err == nil || !strings.Contains(err.Error(), "sentry.dsn_file: sentry.dsn is set too") {
+		t.Errorf("env and file: %v", err)
+	}
+	var logs bytes.Buffer
+	h := newConfigHolder(res.Config, load, slog.New(slog.NewTextHandler(&logs, nil)))
+	writeVaultFile(t, dir, "sentry", "https://k2@sentry.example/1\n")
+	_ = h.Reload()
+	if got := h.Current().Sentry.DSN.Reveal(); got != "https://k1@sentry.example/1" {
+		t.Errorf("running DSN after a reload = %q, want the one the client was set up with", got)
+	}
+	if strings.Contains(logs.String(), "k2@") || strings.Contains(logs.String(), "k1@") {
+		t.Errorf("the DSN reached the log: %s", logs.String())
+	}
+}

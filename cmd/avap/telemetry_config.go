@@ -25,7 +25,8 @@ type TracingConfig struct {
 
 // SentryConfig configures error tracking (sentry.go).
 type SentryConfig struct {
-	DSN         Secret  `koanf:"dsn" help:"Sentry DSN; empty = off (secret: env only)"`
+	DSN         Secret  `koanf:"dsn" help:"Sentry DSN; empty = off (secret: env, dsn_file or dsn_vault)"`
+	DSNFile     string  `koanf:"dsn_file" help:"file holding sentry.dsn (e.g. a mounted Kubernetes Secret)"`
 	Environment string  `koanf:"environment" help:"Sentry environment tag"`
 	SampleRate  float64 `koanf:"sample_rate" help:"fraction of 5xx events sent (panics always)"`
 
