@@ -52,6 +52,7 @@ type Request struct {
 	Limits           Limits          // requested limits; zero fields = defaults
 	DeadlineUnixNano int64           // caller's deadline; 0 = none
 	Capabilities     Capability      // outside-world permissions of the run; 0 = all (capability.go)
+	Path             []Param         // path parameters of a deployed route ({id} segments), in order
 }
 
 // Deadline returns the caller's deadline; ok is false when there is none.
@@ -126,6 +127,7 @@ const (
 	reqLimits
 	reqDeadline
 	reqCapabilities
+	reqPath
 	reqFields // number of fields this version writes
 )
 
@@ -178,7 +180,8 @@ func (r *Request) AppendMsgpack(b []byte) []byte {
 	b = appendInt(b, r.Limits.MaxCallDepth)
 	b = appendInt(b, r.Limits.MaxOutputBytes)
 	b = appendInt(b, r.DeadlineUnixNano)
-	return appendInt(b, int64(r.Capabilities))
+	b = appendInt(b, int64(r.Capabilities))
+	return appendParams(b, r.Path)
 }
 
 // Params travel as a flat array name, value, name, value...
@@ -257,6 +260,8 @@ func (r *Request) UnmarshalMsgpack(b []byte) error {
 			r.DeadlineUnixNano = rd.int()
 		case reqCapabilities:
 			r.Capabilities = Capability(rd.int())
+		case reqPath:
+			r.Path = rd.params()
 		default:
 			rd.skip(0)
 		}

@@ -27,6 +27,7 @@ func sampleRequest() *Request {
 		Variables:        json.RawMessage(`{"v":[1,2]}`),
 		Limits:           Limits{MaxSteps: 1_000_000, Timeout: time.Second, MaxMemoryBytes: 1 << 20, MaxCallDepth: 50, MaxOutputBytes: 1 << 16},
 		DeadlineUnixNano: 1767225600_123456789,
+		Path:             []Param{{"id", "42"}},
 	}
 }
 

@@ -329,11 +329,10 @@ func (p *projectsAPI) handleRequest(c *fiber.Ctx) error {
 	}
 	st := x.getState()
 	defer x.putState(st)
-	// Path parameters come first in addParam's lookup (before the query
-	// string): the route defines them, a client cannot shadow them with
-	// ?id=. They travel as the first query parameters, so
-	// getQueryParamList lists them too.
-	st.query = append(st.query, params...)
+	// Path parameters travel apart from the query string: addParam looks
+	// at them first (the route defines them, a client cannot shadow them
+	// with ?id=), and getQueryParamList lists only the query string.
+	st.req.Path = params
 	x.readQuery(c, st)
 	if err := readEndpointBody(c, st); err != nil {
 		return x.sendError(c, st, bus.CodeBadRequest, err.Error())

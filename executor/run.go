@@ -91,6 +91,7 @@ func (e *Executor) execute(w *workerState, rep *bus.Reply, data []byte) {
 	rep.SideEffectFree = prog.SideEffectFree()
 
 	in := vm.Input{
+		Path:      params(req.Path),
 		Query:     params(req.Query),
 		Form:      params(req.Form),
 		Params:    req.Params,

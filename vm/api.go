@@ -61,6 +61,7 @@ type Param struct{ Name, Value string }
 
 // Input is everything a run may read from its request.
 type Input struct {
+	Path      []Param         // path parameters of a deployed endpoint route (addParam looks here first; not in getQueryParamList)
 	Query     []Param         // query string in order (addParam source 1, getQueryParamList)
 	Params    json.RawMessage // JSON object `params` of the body (source 2); or nil
 	Body      json.RawMessage // whole JSON body object; keys other than script/variables/params/limits/command/id/items are source 3; or nil

@@ -281,6 +281,11 @@ func bodyReserved(key string) bool {
 // param looks name up in the addParam cascade: query string, params
 // object, other body keys, form fields (Part A, reserved variables).
 func (m *Machine) param(name string) (Value, error) {
+	for _, p := range m.in.Path {
+		if p.Name == name {
+			return m.coerceParam(p.Value)
+		}
+	}
 	for _, p := range m.in.Query {
 		if p.Name == name {
 			return m.coerceParam(p.Value)

@@ -622,3 +622,19 @@ func TestCancelDuringHostCall(t *testing.T) {
 	_, err := m.Run(context.Background(), p, &vm.Input{Host: host}, vm.Limits{Timeout: time.Minute})
 	evalErr(t, err, vm.ErrCanceled)
 }
+
+// TestPathParams: a deployed route's path parameters come first in
+// addParam's lookup and stay out of getQueryParamList.
+func TestPathParams(t *testing.T) {
+	in := &vm.Input{
+		Path:  []vm.Param{{Name: "id", Value: "42"}},
+		Query: []vm.Param{{Name: "id", Value: "7"}, {Name: "x", Value: "1"}},
+	}
+	res, err := run(t, "addParam(id, id)\ngetQueryParamList(q)\naddResult(id)\naddResult(q)\n", in, vm.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Result); got != `{"id":42,"q":[{"id":"7"},{"x":"1"}]}` {
+		t.Errorf("result %s", got)
+	}
+}
