@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,41 +104,11 @@ func TestConnectorDSNReload(t *testing.T) {
 // not checked by the server): the test also asserts the password the new
 // connection was configured with.
 func TestConnectorPasswordRotationLive(t *testing.T) {
-	admin := os.Getenv("AVAP_TEST_POSTGRES_DSN")
-	if admin == "" {
-		t.Skip("AVAP_TEST_POSTGRES_DSN not set")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ac, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Skipf("postgres not reachable: %v", err)
-	}
-	t.Cleanup(func() { ac.Close(context.Background()) })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	role := "avap_conn_rot_" + hex.EncodeToString(b)
 	const p1, p2 = "Conn-P1-q5Rw", "Conn-P2-t8Ys"
-	if _, err := ac.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+p1+"'"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = ac.Exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
-		if _, err := ac.Exec(c, "DROP ROLE IF EXISTS "+role); err != nil {
-			t.Errorf("drop role: %v", err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsnFor := func(pw string) string {
-		v := *u
-		v.User = url.UserPassword(role, pw)
-		return v.String()
-	}
+	r := newLoginRole(t, ctx, "avap_conn_rot_", p1)
+	ac, role, dsnFor := r.admin, r.name, r.dsnFor
 	dir := t.TempDir()
 	dsnFile := writeVaultFile(t, dir, "main.dsn", dsnFor(p1))
 	h, o, logText := connectorFixture(t, dsnFile)

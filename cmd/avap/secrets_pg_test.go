@@ -113,41 +113,11 @@ func TestPostgresDSNReloadRule(t *testing.T) {
 // rotated password on the new connection's config (what md5/scram would
 // check). When a wrong password is refused, it checks that too.
 func TestPostgresPasswordRotationLive(t *testing.T) {
-	admin := os.Getenv("AVAP_TEST_POSTGRES_DSN")
-	if admin == "" {
-		t.Skip("AVAP_TEST_POSTGRES_DSN not set")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ac, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Skipf("postgres not reachable: %v", err)
-	}
-	t.Cleanup(func() { ac.Close(context.Background()) }) // after the role is dropped (cleanups run last first)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	role := "avap_rot_" + hex.EncodeToString(b)
 	const p1, p2 = "Rot-P1-x7Qe", "Rot-P2-m4Zt"
-	if _, err := ac.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+p1+"'"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = ac.Exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
-		if _, err := ac.Exec(c, "DROP ROLE IF EXISTS "+role); err != nil {
-			t.Errorf("drop role: %v", err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsnFor := func(pw string) string {
-		v := *u
-		v.User = url.UserPassword(role, pw)
-		return v.String()
-	}
+	r := newLoginRole(t, ctx, "avap_rot_", p1)
+	ac, role, dsnFor := r.admin, r.name, r.dsnFor
 	// Does this server check passwords at all?
 	checks := false
 	if c, err := pgx.Connect(ctx, dsnFor("wrong-password")); err != nil {
@@ -224,4 +194,50 @@ func TestPostgresPasswordRotationLive(t *testing.T) {
 	if strings.Contains(out, p1) || strings.Contains(out, p2) {
 		t.Errorf("log shows a password:\n%s", out)
 	}
+}
+
+// loginRole is a throwaway PostgreSQL login role for rotation tests: the
+// admin connection (to ALTER it), its name, and the DSN of the role with a
+// given password. The role is dropped (its sessions ended) at cleanup. It
+// skips the test when AVAP_TEST_POSTGRES_DSN is unset or unreachable.
+type loginRole struct {
+	admin  *pgx.Conn
+	name   string
+	dsnFor func(password string) string
+}
+
+func newLoginRole(t *testing.T, ctx context.Context, prefix, password string) loginRole {
+	t.Helper()
+	admin := os.Getenv("AVAP_TEST_POSTGRES_DSN")
+	if admin == "" {
+		t.Skip("AVAP_TEST_POSTGRES_DSN not set")
+	}
+	ac, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Skipf("postgres not reachable: %v", err)
+	}
+	t.Cleanup(func() { ac.Close(context.Background()) }) // after the role is dropped (cleanups run last first)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	role := prefix + hex.EncodeToString(b)
+	if _, err := ac.Exec(ctx, "CREATE ROLE "+role+" LOGIN PASSWORD '"+password+"'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = ac.Exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
+		if _, err := ac.Exec(c, "DROP ROLE IF EXISTS "+role); err != nil {
+			t.Errorf("drop role: %v", err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loginRole{admin: ac, name: role, dsnFor: func(pw string) string {
+		v := *u
+		v.User = url.UserPassword(role, pw)
+		return v.String()
+	}}
 }
