@@ -305,11 +305,16 @@ func (a *AuditEmitter) run(js jetstream.JetStream) {
 	defer close(a.done)
 	subj := AuditSubjectPrefix + "." + auditBatchKind
 	batch := make([]AuditEvent, 0, maxAuditBatch)
+	perEvent := 256 // encoded bytes per event in the last batch, plus a margin
 	publish := func() {
 		if len(batch) == 0 {
 			return
 		}
-		data := appendAuditBatch(nil, batch) // msgpack (audit_codec.go); the message owns data
+		// msgpack (audit_codec.go); the message owns data. Sized from the
+		// last batch's bytes per event, so it is usually allocated once
+		// rather than grown by doubling.
+		data := appendAuditBatch(make([]byte, 0, perEvent*len(batch)+64), batch)
+		perEvent = len(data)/len(batch) + 16
 		n := uint64(len(batch))
 		clear(batch)
 		batch = batch[:0]
@@ -335,24 +340,26 @@ func (a *AuditEmitter) run(js jetstream.JetStream) {
 		select {
 		case ev := <-a.ch:
 			batch = append(batch, ev)
-			fill()
-			// Wait a moment for more events so a steady stream of requests
-			// becomes few large messages rather than many small ones.
+			// Let the events of a steady stream of requests queue up in
+			// the channel for a moment, so they become few large messages
+			// rather than many small ones, without waking this goroutine
+			// for each of them (the channel holds opts.Buffer events; at
+			// the linger below it takes well over a million events a
+			// second to fill it).
 			linger.Reset(auditLinger)
-		gather:
-			for len(batch) < maxAuditBatch {
-				select {
-				case ev := <-a.ch:
-					batch = append(batch, ev)
-					fill()
-				case <-linger.C:
-					break gather
-				case <-a.stop:
-					break gather
+			select {
+			case <-linger.C:
+			case <-a.stop:
+				linger.Stop()
+			}
+			for {
+				fill()
+				full := len(batch) == maxAuditBatch
+				publish()
+				if !full {
+					break
 				}
 			}
-			linger.Stop()
-			publish()
 		case <-a.stop:
 			for {
 				fill()

@@ -22,10 +22,16 @@ type fileStore struct {
 	dir      string
 	maxBytes int64
 
-	mu   sync.Mutex // guards f and size
+	mu   sync.Mutex // guards f, size and buf
 	f    *os.File
 	size int64
+	buf  []byte // the lines of one write, reused from write to write
 }
+
+// fileChunk is how many bytes of lines a write gathers before it writes
+// them out: the buffer is kept from one write to the next, so a steady
+// stream of batches allocates nothing for its lines.
+const fileChunk = 64 << 10
 
 func newFileStore(dir string, maxBytes int64) (*fileStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -55,7 +61,12 @@ func (s *fileStore) Write(_ context.Context, evs []bus.AuditEvent) error {
 	defer s.mu.Unlock()
 	// Lines are written in chunks that end where the current file reaches
 	// maxBytes, so one large batch still rotates like many small ones.
-	var buf []byte
+	buf := s.buf[:0]
+	defer func() {
+		if cap(buf) <= 2*fileChunk {
+			s.buf = buf[:0]
+		}
+	}()
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
@@ -75,7 +86,7 @@ func (s *fileStore) Write(_ context.Context, evs []bus.AuditEvent) error {
 	}
 	for i := range evs {
 		buf = append(evs[i].AppendJSON(buf), '\n') // what json.Marshal writes, without reflection
-		if s.f == nil || s.size+int64(len(buf)) >= s.maxBytes {
+		if s.f == nil || s.size+int64(len(buf)) >= s.maxBytes || len(buf) >= fileChunk {
 			if err := flush(); err != nil {
 				return err
 			}
