@@ -43,15 +43,20 @@ type Options struct {
 	HealthOnly    bool          // serve only health and info (executor, registry and nats roles)
 	Pprof         bool          // serve net/http/pprof under PprofPrefix (debug.go); off by default
 
-	Logger    *slog.Logger                             // or nil to discard
-	Conn      *nats.Conn                               // mesh connection for handlers; or nil
-	Info      Info                                     // build and node facts for /api/v1/info
-	InfoExtra func(ctx context.Context) map[string]any // extra /api/v1/info fields; or nil
-	Checks    []Check                                  // component health checks, in display order
-	Execute   ExecuteOptions                           // execution API (execute.go); zero fields take defaults
-	Jobs      JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
-	Routes    []func(r fiber.Router)                   // extra routes mounted after the API (not with HealthOnly); e.g. console.Mount
-	Protect   ProtectOptions                           // validation, rate limits, API keys, signing, CORS, TLS (auth*.go)
+	Logger *slog.Logger // or nil to discard
+	// AccessLogger writes the access log lines (one per request when
+	// AccessLog is on, 5xx always); nil means Logger. It gets no
+	// redaction wrapper: the access line's one client-controlled string
+	// that could carry a secret, the path, is redacted by the edge.
+	AccessLogger *slog.Logger
+	Conn         *nats.Conn                               // mesh connection for handlers; or nil
+	Info         Info                                     // build and node facts for /api/v1/info
+	InfoExtra    func(ctx context.Context) map[string]any // extra /api/v1/info fields; or nil
+	Checks       []Check                                  // component health checks, in display order
+	Execute      ExecuteOptions                           // execution API (execute.go); zero fields take defaults
+	Jobs         JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
+	Routes       []func(r fiber.Router)                   // extra routes mounted after the API (not with HealthOnly); e.g. console.Mount
+	Protect      ProtectOptions                           // validation, rate limits, API keys, signing, CORS, TLS (auth*.go)
 
 	// Telemetry (observe*.go): each nil/empty field turns its part off.
 	Metrics    prometheus.Registerer // HTTP and NATS round-trip metrics; or nil
@@ -82,6 +87,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.AccessLogger == nil {
+		o.AccessLogger = o.Logger
 	}
 	return o
 }
@@ -118,9 +126,10 @@ func (o Options) Validate() error {
 type Server struct {
 	opts Options
 	log  *slog.Logger
-	// access writes the access log without the redaction wrapper: its
-	// attributes are built by accessLog alone, which redacts the one
-	// client-controlled string that could carry a secret (the path).
+	// access writes the access log (Options.AccessLogger) without the
+	// redaction wrapper: its attributes are built by accessLog alone,
+	// which redacts the one client-controlled string that could carry a
+	// secret (the path).
 	access *slog.Logger
 	app    *fiber.App
 
@@ -151,12 +160,11 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("edge options: %w", err)
 	}
 	opts.Protect = opts.Protect.withDefaults()
-	raw := opts.Logger
 	opts.Logger = redactLogger(opts.Logger, opts.Protect.RedactFields)
 	s := &Server{
 		opts:   opts,
 		log:    opts.Logger,
-		access: raw,
+		access: opts.AccessLogger,
 		ready:  make(chan struct{}),
 		failed: make(chan error, 1),
 		ids:    newIDGen(),

@@ -63,7 +63,14 @@ type keyVerdict struct {
 }
 
 func (r *keyRedactor) attr(_ []string, a slog.Attr) slog.Attr {
-	k := a.Key
+	if r.secret(a.Key) {
+		return slog.String(a.Key, redacted)
+	}
+	return a
+}
+
+// secret reports whether key names a secret, from the table when it can.
+func (r *keyRedactor) secret(k string) bool {
 	var slot *atomic.Pointer[keyVerdict]
 	if n := len(k); n > 0 {
 		slot = &r.slots[(uint(n)*31+uint(k[0])*7+uint(k[n-1]))%uint(len(r.slots))]
@@ -77,10 +84,7 @@ func (r *keyRedactor) attr(_ []string, a slog.Attr) slog.Attr {
 		secret = secretKey(k)
 		slot.Store(&keyVerdict{key: k, secret: secret})
 	}
-	if secret {
-		return slog.String(k, redacted)
-	}
-	return a
+	return secret
 }
 
 // secretKey reports whether an attribute key names a secret.

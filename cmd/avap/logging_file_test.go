@@ -26,21 +26,30 @@ func TestLogFile(t *testing.T) {
 	cfg.Log.File.MaxBackups = 2
 	var stderr bytes.Buffer
 	lv := new(slog.LevelVar)
-	log, closeLog, err := newProcessLogger(&stderr, cfg, lv, buildInfo{Version: "test"})
+	logs, err := newProcessLogger(&stderr, cfg, lv, buildInfo{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := logs.Log
 	log.Info("first line", "component", "test")
 	pad := strings.Repeat("x", 1000)
 	for range 2600 { // ~2.7 MB: two rotations
 		log.Debug("not logged at info")
 		log.Info("filler", "pad", pad)
 	}
+	logs.Access.With("component", "edge").Info("request", "path", "/x", "status", 200)
 	log.Info("last line")
-	closeLog()
+	logs.Close()
 
 	if !strings.Contains(stderr.String(), `"msg":"first line"`) || !strings.Contains(stderr.String(), `"msg":"last line"`) {
 		t.Fatal("stderr lacks the lines")
+	}
+	// The access log goes to the same outputs, in order.
+	for name, out := range map[string]string{"stderr": stderr.String(), "file": string(mustRead(t, cfg.Log.File.Path))} {
+		i, j := strings.Index(out, `"msg":"request","component":"edge","path":"/x","status":200}`), strings.Index(out, `"msg":"last line"`)
+		if i < 0 || j < i {
+			t.Fatalf("%s: access line missing or out of order", name)
+		}
 	}
 	cur, err := os.ReadFile(cfg.Log.File.Path)
 	if err != nil {
@@ -172,7 +181,16 @@ func TestSentryBelowLogLevel(t *testing.T) {
 func TestSentryBadDSN(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Sentry.DSN = "not a dsn"
-	if _, _, err := newProcessLogger(&bytes.Buffer{}, cfg, new(slog.LevelVar), buildInfo{}); err == nil || !strings.Contains(err.Error(), "sentry.dsn") {
+	if _, err := newProcessLogger(&bytes.Buffer{}, cfg, new(slog.LevelVar), buildInfo{}); err == nil || !strings.Contains(err.Error(), "sentry.dsn") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

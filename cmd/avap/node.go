@@ -44,6 +44,7 @@ type node struct {
 	roles  []string
 	cfg    *configHolder
 	log    *slog.Logger
+	access *slog.Logger // the HTTP access log (logging_access.go)
 	build  buildInfo
 	nodeID string
 	start  time.Time
@@ -55,9 +56,13 @@ type node struct {
 	tel  *telemetry // metrics and tracing (telemetry.go)
 }
 
-func newNode(role string, cfg *configHolder, log *slog.Logger, b buildInfo, start time.Time) (*node, error) {
+func newNode(role string, cfg *configHolder, logs processLoggers, b buildInfo, start time.Time) (*node, error) {
 	c := cfg.Current()
-	n := &node{role: role, cfg: cfg, log: log, build: b, start: start, nodeID: c.Node.ID}
+	log := logs.Log
+	n := &node{role: role, cfg: cfg, log: log, access: logs.Access, build: b, start: start, nodeID: c.Node.ID}
+	if n.access == nil {
+		n.access = log
+	}
 	if n.nodeID == "" {
 		n.nodeID = defaultNodeID()
 	}
@@ -149,7 +154,7 @@ func (n *node) addRole(name string, ctor func(wiring) (component, error)) {
 	prior := append([]unit(nil), n.lc.units...)
 	n.add(name, newDeferred(func() (component, error) {
 		w := wiring{
-			Log: n.logger(name), Config: n.cfg, NodeID: n.nodeID, Build: n.build, Roles: n.roles, Start: n.start,
+			Log: n.logger(name), AccessLog: n.access.With("component", name), Config: n.cfg, NodeID: n.nodeID, Build: n.build, Roles: n.roles, Start: n.start,
 			Tel: n.tel, Breakers: n.breakers,
 		}
 		if n.conn != nil {

@@ -218,11 +218,12 @@ func (a *app) runRole(ctx context.Context, role string) error {
 	lv := new(slog.LevelVar)
 	level, _ := parseLevel(cfg.Log.Level)
 	lv.Set(level)
-	log, closeLog, err := newProcessLogger(a.stderr, cfg, lv, readBuildInfo()) // log file, Sentry (logging_file.go)
+	logs, err := newProcessLogger(a.stderr, cfg, lv, readBuildInfo()) // log file, Sentry (logging_file.go)
 	if err != nil {
 		return err
 	}
-	defer closeLog()     // flushes Sentry and closes the log file after everything stopped
+	defer logs.Close() // flushes Sentry and closes the log file after everything stopped
+	log := logs.Log
 	slog.SetDefault(log) // for third-party code only; our packages get log passed in
 	for _, w := range res.Warnings {
 		log.Warn(w)
@@ -245,7 +246,7 @@ func (a *app) runRole(ctx context.Context, role string) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	n, err := newNode(role, holder, log, readBuildInfo(), a.start)
+	n, err := newNode(role, holder, logs, readBuildInfo(), a.start)
 	if err != nil {
 		return err
 	}

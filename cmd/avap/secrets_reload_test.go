@@ -61,7 +61,7 @@ func TestSecretRotationOnReload(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(lockedBuf{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	logText := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
 	h := newConfigHolder(res.Config, load, log.With("component", "config"))
-	n, err := newNode(roleServe, h, log, readBuildInfo(), time.Now())
+	n, err := newNode(roleServe, h, processLoggers{Log: log}, readBuildInfo(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,13 @@ func newSentryHandler(next slog.Handler, sc SentryConfig, b buildInfo, transport
 	return &sentryHandler{next: next, client: client, rate: sc.SampleRate}, nil
 }
 
+// withNext is h reporting to the same client in front of another handler.
+func (h *sentryHandler) withNext(next slog.Handler) *sentryHandler {
+	c := *h
+	c.next = next
+	return &c
+}
+
 // Enabled is true from warn up whatever log.level says, so 5xx lines
 // reach Sentry even when only errors are printed (Handle filters them).
 func (h *sentryHandler) Enabled(ctx context.Context, l slog.Level) bool {

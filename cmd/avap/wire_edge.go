@@ -23,6 +23,7 @@ func newEdge(w wiring) (component, error) {
 		AccessLog:     cfg.HTTP.AccessLog,
 		Pprof:         cfg.Debug.Pprof,
 		Logger:        w.Log,
+		AccessLogger:  w.AccessLog,
 		Conn:          w.Conn,
 		Checks:        w.Checks,
 		Jobs:          edgeJobs(w, aud),
