@@ -435,20 +435,27 @@ func auditCount(m *nats.Msg) uint64 {
 // emitter's background publisher) or a JSON array of events (a batch of an
 // earlier version, e.g. from a restored backup).
 func DecodeAuditEvents(data []byte) ([]AuditEvent, error) {
+	return AppendAuditEvents(nil, data)
+}
+
+// AppendAuditEvents is DecodeAuditEvents appending to dst, so a consumer
+// can decode message after message into one reused slice. On error dst is
+// returned as it was.
+func AppendAuditEvents(dst []AuditEvent, data []byte) ([]AuditEvent, error) {
 	if len(data) > 0 && (data[0]&0xf0 == 0x90 || data[0] == mpArray16 || data[0] == mpArray32) {
-		return decodeAuditBatch(data) // a msgpack batch (audit_codec.go)
+		return decodeAuditBatchInto(dst, data) // a msgpack batch (audit_codec.go)
 	}
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if len(data) > 0 && data[0] == '[' {
 		var evs []AuditEvent
 		if err := json.Unmarshal(data, &evs); err != nil {
-			return nil, fmt.Errorf("audit: batch: %w", err)
+			return dst, fmt.Errorf("audit: batch: %w", err)
 		}
-		return evs, nil
+		return append(dst, evs...), nil
 	}
 	var ev AuditEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
-		return nil, fmt.Errorf("audit: event: %w", err)
+		return dst, fmt.Errorf("audit: event: %w", err)
 	}
-	return []AuditEvent{ev}, nil
+	return append(dst, ev), nil
 }

@@ -3,6 +3,7 @@ package bus
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -87,26 +88,30 @@ func (e *AuditEvent) appendMsgpack(b []byte) []byte {
 	return b
 }
 
-// decodeAuditBatch decodes a msgpack batch.
-func decodeAuditBatch(data []byte) ([]AuditEvent, error) {
+// decodeAuditBatchInto appends the events of a msgpack batch to dst; on
+// error it returns dst as it was.
+func decodeAuditBatchInto(dst []AuditEvent, data []byte) ([]AuditEvent, error) {
 	rd := reader{b: data}
 	n := rd.arrayLen()
 	if rd.err != nil {
-		return nil, fmt.Errorf("audit: batch: %w", ErrMalformed)
+		return dst, fmt.Errorf("audit: batch: %w", ErrMalformed)
 	}
 	// Every event takes at least two bytes, so n cannot make this
 	// allocation larger than the message.
 	if n > len(data)/2 {
-		return nil, fmt.Errorf("audit: batch: %w", ErrMalformed)
+		return dst, fmt.Errorf("audit: batch: %w", ErrMalformed)
 	}
-	evs := make([]AuditEvent, n)
+	out := slices.Grow(dst, n)[:len(dst)+n]
+	evs := out[len(dst):]
 	for i := range evs {
+		evs[i] = AuditEvent{}
 		evs[i].decodeMsgpack(&rd)
 		if rd.err != nil {
-			return nil, fmt.Errorf("audit: batch event %d: %w", i, ErrMalformed)
+			clear(evs)
+			return dst, fmt.Errorf("audit: batch event %d: %w", i, ErrMalformed)
 		}
 	}
-	return evs, nil
+	return out, nil
 }
 
 func (e *AuditEvent) decodeMsgpack(rd *reader) {

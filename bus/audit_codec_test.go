@@ -141,3 +141,30 @@ func BenchmarkAuditCodec(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
 	})
 }
+
+// TestAppendAuditEvents: messages decode one after another into one slice,
+// and a bad message leaves it as it was.
+func TestAppendAuditEvents(t *testing.T) {
+	in := auditSamples()
+	batch := appendAuditBatch(nil, in)
+	single, err := json.Marshal(in[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]AuditEvent, 0, 1) // grown by the decoder
+	for _, data := range [][]byte{batch, single, batch} {
+		if dst, err = AppendAuditEvents(dst, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(dst) != 2*len(in)+1 || dst[len(in)].ID != in[0].ID || dst[len(dst)-1].ID != in[len(in)-1].ID {
+		t.Fatalf("%d events", len(dst))
+	}
+	n := len(dst)
+	for _, bad := range [][]byte{batch[:len(batch)-3], []byte(`{"id":`), []byte(`[{"id":1}]`)} {
+		got, err := AppendAuditEvents(dst, bad)
+		if err == nil || len(got) != n || got[n-1].ID != in[len(in)-1].ID {
+			t.Fatalf("bad message %q: err %v, %d events", bad, err, len(got))
+		}
+	}
+}

@@ -203,20 +203,24 @@ func (s *Sink) drain(cons jetstream.Consumer) {
 			sleep(s.ctx, backoff)
 			continue
 		}
+		clear(evs) // drop the last write's strings
 		evs, msgs = evs[:0], msgs[:0]
 		for m := range batch.Messages() {
-			got, err := bus.DecodeAuditEvents(m.Data())
+			before := len(evs)
+			evs, err = bus.AppendAuditEvents(evs, m.Data()) // decoded in place: no slice per message
 			if err != nil {
 				_ = m.Term() // not an event: never retry it
 				continue
 			}
-			n := 0
-			for _, ev := range got {
+			kept := evs[:before] // events without an id are dropped
+			for _, ev := range evs[before:] {
 				if ev.ID != "" {
-					evs, n = append(evs, ev), n+1
+					kept = append(kept, ev)
 				}
 			}
-			if n == 0 {
+			clear(evs[len(kept):])
+			evs = kept
+			if len(evs) == before {
 				_ = m.Term()
 				continue
 			}
