@@ -88,6 +88,27 @@ func (e *AuditEvent) appendMsgpack(b []byte) []byte {
 	return b
 }
 
+// interner shares the strings that repeat from event to event of a batch
+// (kind, outcome, code, node and executor ids, script hash, command,
+// action), so a batch of hundreds of events allocates each of them once.
+// A nil interner shares nothing.
+type interner map[string]string
+
+// maxInterned bounds an interner: past it, strings are only allocated.
+const maxInterned = 256
+
+func (in interner) str(rd *reader) string {
+	b := rd.strBytes()
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if in != nil && len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
+}
+
 // decodeAuditBatchInto appends the events of a msgpack batch to dst; on
 // error it returns dst as it was.
 func decodeAuditBatchInto(dst []AuditEvent, data []byte) ([]AuditEvent, error) {
@@ -101,11 +122,12 @@ func decodeAuditBatchInto(dst []AuditEvent, data []byte) ([]AuditEvent, error) {
 	if n > len(data)/2 {
 		return dst, fmt.Errorf("audit: batch: %w", ErrMalformed)
 	}
+	in := make(interner, 16)
 	out := slices.Grow(dst, n)[:len(dst)+n]
 	evs := out[len(dst):]
 	for i := range evs {
 		evs[i] = AuditEvent{}
-		evs[i].decodeMsgpack(&rd)
+		evs[i].decodeMsgpack(&rd, in)
 		if rd.err != nil {
 			clear(evs)
 			return dst, fmt.Errorf("audit: batch event %d: %w", i, ErrMalformed)
@@ -114,7 +136,7 @@ func decodeAuditBatchInto(dst []AuditEvent, data []byte) ([]AuditEvent, error) {
 	return out, nil
 }
 
-func (e *AuditEvent) decodeMsgpack(rd *reader) {
+func (e *AuditEvent) decodeMsgpack(rd *reader, in interner) {
 	n := rd.arrayLen()
 	for i := 0; i < n && rd.err == nil; i++ {
 		switch i {
@@ -125,15 +147,15 @@ func (e *AuditEvent) decodeMsgpack(rd *reader) {
 				e.Time = time.Unix(0, rd.int()).UTC()
 			}
 		case aeKind:
-			e.Kind = rd.string()
+			e.Kind = in.str(rd)
 		case aeRequestID:
 			e.RequestID = rd.string()
 		case aeClientID:
 			e.ClientID = rd.string()
 		case aeScriptHash:
-			e.ScriptHash = rd.string()
+			e.ScriptHash = in.str(rd)
 		case aeCommand:
-			e.Command = rd.string()
+			e.Command = in.str(rd)
 		case aeLimits:
 			if rd.isNil() {
 				continue
@@ -158,9 +180,9 @@ func (e *AuditEvent) decodeMsgpack(rd *reader) {
 			}
 			e.Limits = l
 		case aeOutcome:
-			e.Outcome = rd.string()
+			e.Outcome = in.str(rd)
 		case aeCode:
-			e.Code = Code(rd.string())
+			e.Code = Code(in.str(rd))
 		case aeStatus:
 			e.Status = int(rd.int())
 		case aeDurationUS:
@@ -168,13 +190,13 @@ func (e *AuditEvent) decodeMsgpack(rd *reader) {
 		case aeSteps:
 			e.Steps = rd.int()
 		case aeExecutorID:
-			e.ExecutorID = rd.string()
+			e.ExecutorID = in.str(rd)
 		case aeNodeID:
-			e.NodeID = rd.string()
+			e.NodeID = in.str(rd)
 		case aeJobID:
 			e.JobID = rd.string()
 		case aeAction:
-			e.Action = rd.string()
+			e.Action = in.str(rd)
 		case aeTarget:
 			e.Target = rd.string()
 		case aeDetail:
