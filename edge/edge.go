@@ -43,20 +43,21 @@ type Options struct {
 	HealthOnly    bool          // serve only health and info (executor, registry and nats roles)
 	Pprof         bool          // serve net/http/pprof under PprofPrefix (debug.go); off by default
 
-	Logger *slog.Logger // or nil to discard
+	Logger    *slog.Logger                             // or nil to discard
+	Conn      *nats.Conn                               // mesh connection for handlers; or nil
+	Info      Info                                     // build and node facts for /api/v1/info
+	InfoExtra func(ctx context.Context) map[string]any // extra /api/v1/info fields; or nil
+	Checks    []Check                                  // component health checks, in display order
+	Execute   ExecuteOptions                           // execution API (execute.go); zero fields take defaults
+	Jobs      JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
+	Routes    []func(r fiber.Router)                   // extra routes mounted after the API (not with HealthOnly); e.g. console.Mount
+	Protect   ProtectOptions                           // validation, rate limits, API keys, signing, CORS, TLS (auth*.go)
+
 	// AccessLogger writes the access log lines (one per request when
 	// AccessLog is on, 5xx always); nil means Logger. It gets no
 	// redaction wrapper: the access line's one client-controlled string
 	// that could carry a secret, the path, is redacted by the edge.
 	AccessLogger *slog.Logger
-	Conn         *nats.Conn                               // mesh connection for handlers; or nil
-	Info         Info                                     // build and node facts for /api/v1/info
-	InfoExtra    func(ctx context.Context) map[string]any // extra /api/v1/info fields; or nil
-	Checks       []Check                                  // component health checks, in display order
-	Execute      ExecuteOptions                           // execution API (execute.go); zero fields take defaults
-	Jobs         JobsOptions                              // jobs, DLQ, audit query, Idempotency-Key (jobs*.go)
-	Routes       []func(r fiber.Router)                   // extra routes mounted after the API (not with HealthOnly); e.g. console.Mount
-	Protect      ProtectOptions                           // validation, rate limits, API keys, signing, CORS, TLS (auth*.go)
 
 	// Telemetry (observe*.go): each nil/empty field turns its part off.
 	Metrics    prometheus.Registerer // HTTP and NATS round-trip metrics; or nil

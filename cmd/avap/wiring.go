@@ -15,18 +15,19 @@ import (
 // wiring is what a role constructor (wire_*.go) receives from the node:
 // everything a component may depend on, built by cmd/avap.
 type wiring struct {
-	Log *slog.Logger // component logger (already has "component")
-	// AccessLog is the edge's access log: Log's outputs, a faster line
-	// writer (logging_access.go).
+	Log    *slog.Logger  // component logger (already has "component")
+	Conn   *nats.Conn    // mesh connection; in-process under serve; nil for the nats role
+	Config *configHolder // Current() per operation; OnReload to apply reloadable fields
+	NodeID string        // this node's id
+	Build  buildInfo     // version, commit, date
+	Roles  []string      // roles this process plays
+	Start  time.Time     // process start
+	Checks []edge.Check  // edge only: health checks of the node's other components
+	Tel    *telemetry    // metrics registry and tracer provider (telemetry.go); parts may be off
+
+	// AccessLog is the edge's access log: Log's outputs with a faster
+	// line writer (logging_access.go).
 	AccessLog *slog.Logger
-	Conn      *nats.Conn    // mesh connection; in-process under serve; nil for the nats role
-	Config    *configHolder // Current() per operation; OnReload to apply reloadable fields
-	NodeID    string        // this node's id
-	Build     buildInfo     // version, commit, date
-	Roles     []string      // roles this process plays
-	Start     time.Time     // process start
-	Checks    []edge.Check  // edge only: health checks of the node's other components
-	Tel       *telemetry    // metrics registry and tracer provider (telemetry.go); parts may be off
 
 	Breakers *breaker.Group // this process's circuit breakers (mesh.go)
 }
