@@ -38,14 +38,21 @@ type logBuffer struct {
 
 // newLogBuffer starts the flusher of a buffer in front of w; close stops it.
 func newLogBuffer(w io.Writer) *logBuffer {
+	return newLogBufferEvery(w, logFlushEvery)
+}
+
+// newLogBufferEvery is newLogBuffer with the flush interval as a parameter,
+// so that tests can rule the ticker out (time.Hour) where it would race with
+// what they check.
+func newLogBufferEvery(w io.Writer, every time.Duration) *logBuffer {
 	b := &logBuffer{w: w, buf: make([]byte, 0, logBufferSize), stop: make(chan struct{}), done: make(chan struct{})}
-	go b.flushLoop()
+	go b.flushLoop(every)
 	return b
 }
 
-func (b *logBuffer) flushLoop() {
+func (b *logBuffer) flushLoop(every time.Duration) {
 	defer close(b.done)
-	t := time.NewTicker(logFlushEvery)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

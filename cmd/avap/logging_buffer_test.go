@@ -30,9 +30,19 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+func (l *lockedBuffer) Writes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.writes
+}
+
 func TestLogBufferBatchesInfoAndFlushesWarnAtOnce(t *testing.T) {
+	// The flush interval is an hour here: with the real 100 ms a slow
+	// scheduler could let the ticker flush between the info lines and the
+	// warn, and the test would blame the buffer for the ticker's flush.
+	// Whether the ticker flushes is checked separately below.
 	out := &lockedBuffer{}
-	buf := newLogBuffer(out)
+	buf := newLogBufferEvery(out, time.Hour)
 	log := slog.New(&flushOnLevel{Handler: slog.NewJSONHandler(buf, nil), level: slog.LevelWarn, buffers: []*logBuffer{buf}})
 
 	for i := range 100 {
@@ -49,15 +59,27 @@ func TestLogBufferBatchesInfoAndFlushesWarnAtOnce(t *testing.T) {
 	if i, j := strings.Index(got, `"n":99`), strings.Index(got, "upstream failed"); i < 0 || i > j {
 		t.Fatal("records out of order")
 	}
-	if out.writes != 1 {
-		t.Fatalf("101 records took %d writes, want 1", out.writes)
+	if n := out.Writes(); n != 1 {
+		t.Fatalf("101 records took %d writes, want 1", n)
 	}
+	if err := buf.close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLogBufferFlushesInfoLater(t *testing.T) {
+	// The real interval: an info line alone must reach the output without a
+	// warn or a close, through the ticker. The deadline is generous (the
+	// ticker fires every logFlushEvery); without a ticker it never arrives.
+	out := &lockedBuffer{}
+	buf := newLogBuffer(out)
+	log := slog.New(&flushOnLevel{Handler: slog.NewJSONHandler(buf, nil), level: slog.LevelWarn, buffers: []*logBuffer{buf}})
 
 	log.Info("later")
-	deadline := time.Now().Add(5 * logFlushEvery)
+	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), `"msg":"later"`) {
 		if time.Now().After(deadline) {
-			t.Fatalf("an info line was not flushed within %v", 5*logFlushEvery)
+			t.Fatal("an info line was not flushed by the ticker within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -67,8 +89,10 @@ func TestLogBufferBatchesInfoAndFlushesWarnAtOnce(t *testing.T) {
 }
 
 func TestLogBufferCloseFlushesAndBigRecordsPassThrough(t *testing.T) {
+	// No ticker flush (an hour): it could write the last small record before
+	// the check that only close writes it.
 	out := &lockedBuffer{}
-	buf := newLogBuffer(out)
+	buf := newLogBufferEvery(out, time.Hour)
 	small := []byte("small\n")
 	big := []byte(strings.Repeat("x", logBufferSize+10) + "\n")
 	for _, p := range [][]byte{small, big, small} {
