@@ -51,6 +51,25 @@ func (a *auditRec) kind(k string) []bus.AuditEvent {
 	return out
 }
 
+// waitAudit polls until at least n events of kind k were emitted (5 s at
+// most) and returns them. The runner emits a job's audit event after it
+// stores the job's final state, so a test that saw the state must wait for
+// the event rather than sleep and hope.
+func (a *auditRec) waitAudit(t *testing.T, k string, n int) []bus.AuditEvent {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs := a.kind(k)
+		if len(evs) >= n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d %s audit events after 5s, want %d: %+v", len(evs), k, n, evs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 var testJobsConfig = bus.JobsConfig{AckWait: time.Second, MaxAttempts: 3, Memory: true}
 
 func openJobs(t testing.TB, nc *nats.Conn, cfg bus.JobsConfig) *bus.Jobs {
@@ -143,8 +162,18 @@ func TestJobLifecycle(t *testing.T) {
 	if rec2.Attempts != 1 || rec2.Reply.Code != bus.CodeSyntax {
 		t.Fatalf("syntax error job = %+v", rec2)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if evs := aud.kind(bus.AuditJob); len(evs) != 2 || evs[0].JobID == "" || evs[0].ScriptHash == "" || evs[0].Limits == nil {
+	aud.waitAudit(t, bus.AuditJob, 2)
+	// Which job's event came first is up to the scheduler: pick the first
+	// job's by id.
+	evs := aud.kind(bus.AuditJob)
+	var first *bus.AuditEvent
+	for i := range evs {
+		if evs[i].JobID == id {
+			first = &evs[i]
+		}
+	}
+	if len(evs) != 2 || first == nil || first.ScriptHash == "" || first.Limits == nil ||
+		(evs[0].JobID != id2 && evs[1].JobID != id2) {
 		t.Fatalf("audit events = %+v", evs)
 	}
 	// Finished jobs cannot be canceled.
@@ -278,6 +307,10 @@ func TestJobRedeliveryAfterExecutorDeath(t *testing.T) {
 	if len(rec.History) != 2 || rec.History[0].Outcome != "lost" || rec.History[0].Code != bus.CodeExecutorLost {
 		t.Fatalf("history = %+v", rec.History)
 	}
+	// B emits its audit event after storing the outcome: wait for it, then
+	// give a duplicate (from A, or a second one from B) a moment to show up.
+	// A is still blocked in its host call, so it cannot emit before release.
+	audB.waitAudit(t, bus.AuditJob, 1)
 	time.Sleep(100 * time.Millisecond)
 	if n := len(audB.kind(bus.AuditJob)) + len(audA.kind(bus.AuditJob)); n != 1 {
 		t.Fatalf("%d final audit events, want 1", n)
