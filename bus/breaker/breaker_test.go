@@ -14,7 +14,7 @@ var errDown = errors.New("down")
 
 func waitState(t *testing.T, b *Breaker, want string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for b.State() != want {
 		if time.Now().After(deadline) {
 			t.Fatalf("state %s, want %s", b.State(), want)
@@ -24,7 +24,11 @@ func waitState(t *testing.T, b *Breaker, want string) {
 }
 
 func TestTransitions(t *testing.T) {
-	b := New("pg", Options{Failures: 3, OpenFor: 30 * time.Millisecond, Probes: 1, Critical: true})
+	// The breaker must still be open when the test checks it (the state,
+	// a rejected call) right after it opened: OpenFor is a second so that a
+	// slow scheduler cannot let it turn half-open in between. waitState
+	// waits for half-open without an upper bound that matters (10 s).
+	b := New("pg", Options{Failures: 3, OpenFor: time.Second, Probes: 1, Critical: true})
 	if b.State() != StateClosed {
 		t.Fatal(b.State())
 	}
