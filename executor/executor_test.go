@@ -369,42 +369,82 @@ func TestIsolation(t *testing.T) {
 
 // TestOverloadFlood floods a small executor: the excess is refused at once
 // with AVAP_OVERLOADED while every admitted request completes.
+//
+// "At once" is checked without a clock: the admitted runs block in a host
+// call until the test releases them, and every refusal must arrive while
+// they are still blocked. A refusal that waited behind an admitted run would
+// never arrive, and the test would fail at its (generous) deadline.
 func TestOverloadFlood(t *testing.T) {
 	needVM(t)
 	s := natstest.Run(t)
 	nc := connect(t, s)
-	start(t, Options{Conn: nc, Workers: 1, QueueSize: 2, MaxLimits: vm.Limits{MaxSteps: 1 << 50}})
-	slow := "addVar(n, 0)\nstartLoop(i, 1, 1000000000000)\n  n = n + 1\nendLoop()\n"
-	const n = 30
+	started := make(chan struct{}, 64)
+	release := make(chan struct{})
+	host := hostFunc(func(ctx context.Context, _ string, _ []vm.Value) (vm.Value, error) {
+		started <- struct{}{}
+		select {
+		case <-release:
+			return vm.String("done"), nil
+		case <-ctx.Done():
+			return vm.None, ctx.Err()
+		}
+	})
+	const workers, queue = 1, 2
+	start(t, Options{Conn: nc, Workers: workers, QueueSize: queue, Host: host, MaxLimits: vm.Limits{Timeout: time.Minute}})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
 	var wg sync.WaitGroup
+	// On failure, too: release the runs, then wait for every caller (they
+	// report through t).
+	defer wg.Wait()
+	defer unblock()
+	subj, _ := bus.ExecSubject(bus.LaneInteractive)
+	req := bus.Request{Script: `RequestGet("http://x", "", "", r)` + "\naddResult(r)\n", Limits: bus.Limits{Timeout: 30 * time.Second}}
+
 	var ok, over atomic.Int64
-	var slowest atomic.Int64
-	for range n {
+	send := func() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t0 := time.Now()
-			rep := run(t, nc, &bus.Request{Script: slow, Limits: bus.Limits{Timeout: 100 * time.Millisecond, MaxSteps: 1 << 50}})
-			switch rep.Code {
-			case bus.CodeTimeout: // admitted and ran to its limit
+			r := req
+			rep, err := call(t, nc, subj, &r, 30*time.Second)
+			switch {
+			case err != nil:
+				t.Errorf("call: %v", err)
+			case rep.Success && string(rep.Result) == `{"r":"done"}`: // admitted, ran after release
 				ok.Add(1)
-			case bus.CodeOverloaded:
+			case rep.Code == bus.CodeOverloaded:
 				over.Add(1)
-				if d := time.Since(t0); int64(d) > slowest.Load() {
-					slowest.Store(int64(d))
-				}
 			default:
 				t.Errorf("unexpected reply %+v", rep)
 			}
 		}()
 	}
-	wg.Wait()
-	if ok.Load() < 3 || over.Load() == 0 || ok.Load()+over.Load() != n {
-		t.Errorf("admitted %d, overloaded %d", ok.Load(), over.Load())
+	// Occupy the worker first, so that exactly `queue` more are admitted
+	// whatever the scheduling of the worker and the subscription.
+	send()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first run did not reach its host call")
 	}
-	// Refusals do not wait behind the admitted runs (3 × 100 ms).
-	if d := time.Duration(slowest.Load()); d > 250*time.Millisecond {
-		t.Errorf("slowest overload reply took %v", d)
+	const n = 30
+	for range n - 1 {
+		send()
+	}
+	const refused = n - workers - queue
+	for deadline := time.Now().Add(10 * time.Second); over.Load() < refused; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d refusals arrived while the admitted runs were blocked", over.Load(), refused)
+		}
+	}
+	if ok.Load() != 0 || len(started) != 0 {
+		t.Fatalf("while the worker was blocked: %d runs finished, %d more started", ok.Load(), len(started))
+	}
+	unblock()
+	wg.Wait()
+	if ok.Load() != workers+queue || over.Load() != refused {
+		t.Errorf("admitted %d, overloaded %d; want %d, %d", ok.Load(), over.Load(), workers+queue, refused)
 	}
 }
 
