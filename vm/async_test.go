@@ -25,7 +25,34 @@ func sleepHost(d time.Duration) vm.Host {
 	})
 }
 
-// (1) Two blocks each waiting 200 ms in a Host call overlap.
+// barrierHost makes each RequestGet wait until n calls have started (or
+// its context ends); a call that waited 5 s alone returns "alone".
+type barrierHost struct {
+	n       int
+	arrived atomic.Int64
+	all     chan struct{} // closed when the n-th call arrives
+}
+
+func newBarrierHost(n int) *barrierHost { return &barrierHost{n: n, all: make(chan struct{})} }
+
+func (h *barrierHost) Call(ctx context.Context, cmd string, args []vm.Value) (vm.Value, error) {
+	if h.arrived.Add(1) == int64(h.n) {
+		close(h.all)
+	}
+	select {
+	case <-h.all:
+		return vm.String("done"), nil
+	case <-time.After(5 * time.Second):
+		return vm.String("alone"), nil
+	case <-ctx.Done():
+		return vm.None, ctx.Err()
+	}
+}
+
+// (1) Two blocks waiting in a Host call overlap. The host is a barrier:
+// each call returns "done" only once the other has started too, so blocks
+// run one after the other would return "alone" (after 5 s) instead. No
+// clock decides, so a slow machine cannot fail the test.
 func TestGoAsyncOverlap(t *testing.T) {
 	src := `go_async(a)
   RequestGet("u", "", "", ra)
@@ -33,23 +60,17 @@ end()
 go_async(b)
   RequestGet("u", "", "", rb)
 end()
-gather(a, 5)
-gather(b, 5)
+gather(a, 30)
+gather(b, 30)
 addResult(ra)
 addResult(rb)
 `
-	start := time.Now()
-	res, err := run(t, src, &vm.Input{Host: sleepHost(200 * time.Millisecond)}, vm.Limits{})
-	took := time.Since(start)
+	res, err := run(t, src, &vm.Input{Host: newBarrierHost(2)}, vm.Limits{Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := `{"ra":"done","rb":"done"}`; string(res.Result) != want {
-		t.Errorf("result = %s, want %s", res.Result, want)
-	}
-	// One after the other they would take at least 400ms.
-	if took < 200*time.Millisecond || took >= 390*time.Millisecond {
-		t.Errorf("two 200ms blocks took %v, want about 200ms (they must overlap)", took)
+		t.Errorf("result = %s, want %s (\"alone\": the blocks did not overlap)", res.Result, want)
 	}
 }
 
@@ -237,19 +258,21 @@ end()
 		t.Errorf("step limit at %v, want inside work()", ee.Pos)
 	}
 
-	// A runaway task the main flow does not even gather.
+	// A runaway task the main flow does not even gather. The main flow
+	// blocks in a host call that only the run's end releases: if the task's
+	// step limit did not stop the run at once, the run would last until its
+	// 10 s timeout. Half of that is the bound, far above any scheduling delay.
 	start := time.Now()
 	_, err = run(t, `go_async(loop)
   startLoop(i, 1, 1000000000)
     x = i
   endLoop()
 end()
-RequestGet("sleep", "", "", s)
-RequestGet("sleep", "", "", s)
-`, &vm.Input{Host: &countHost{}}, vm.Limits{MaxSteps: 50_000})
+RequestGet("block", "", "", s)
+`, &vm.Input{Host: &countHost{}}, vm.Limits{MaxSteps: 50_000, Timeout: 10 * time.Second})
 	evalErr(t, err, vm.ErrStepLimit)
-	if time.Since(start) > 250*time.Millisecond {
-		t.Errorf("runaway task stopped the run after %v, want at once", time.Since(start))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("runaway task stopped the run after %v, want at once", d)
 	}
 
 	mem := `function grow(){
